@@ -1,0 +1,50 @@
+from django.contrib import admin, messages
+from django.db.models import Count
+
+from apps_registry.models import AccessControl, App, ArchivePolicy
+from apps_registry.services import app_set_active
+
+
+@admin.register(App)
+class AppAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "is_active", "memory_count", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "owner__username"]
+    list_select_related = ["owner"]
+    readonly_fields = ["is_active", "created_at", "updated_at"]
+    actions = ["pause", "resume"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(memory_count=Count("memories"))
+
+    @admin.display(description="memories", ordering="memory_count")
+    def memory_count(self, app):
+        return app.memory_count
+
+    def _set_active(self, request, queryset, is_active: bool):
+        for app in queryset:
+            app_set_active(app=app, is_active=is_active)
+        self.message_user(request, f"{queryset.count()} apps {'resumed' if is_active else 'paused'}.", messages.SUCCESS)
+
+    @admin.action(description="Pause selected apps (they can neither read nor write)")
+    def pause(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    @admin.action(description="Resume selected apps")
+    def resume(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+
+@admin.register(AccessControl)
+class AccessControlAdmin(admin.ModelAdmin):
+    list_display = ["app", "effect", "memory", "created_at"]
+    list_filter = ["effect"]
+    list_select_related = ["app", "memory"]
+    raw_id_fields = ["memory"]
+
+
+@admin.register(ArchivePolicy)
+class ArchivePolicyAdmin(admin.ModelAdmin):
+    list_display = ["owner", "criteria_type", "criteria_id", "days_to_archive", "created_at"]
+    list_filter = ["criteria_type"]
+    list_select_related = ["owner"]

@@ -1,0 +1,34 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import IntegrityError, transaction
+
+from apps_registry.models import App
+from openmemory.errors import AppPaused
+
+DEFAULT_APP = "openmemory"
+
+
+def app_get_or_create(*, owner: AbstractUser, name: str) -> App:
+    """The owner's app of that name, created on first use."""
+    name = (name or DEFAULT_APP).strip()[:100] or DEFAULT_APP
+    app = App.objects.filter(owner=owner, name=name).first()
+    if app is not None:
+        return app
+    try:
+        with transaction.atomic():
+            return App.objects.create(owner=owner, name=name)
+    except IntegrityError:  # another request created it meanwhile
+        return App.objects.get(owner=owner, name=name)
+
+
+def app_require_active(app: App) -> App:
+    if not app.is_active:
+        raise AppPaused(f"App '{app.name}' is paused: it can neither read nor write memories until it is resumed.")
+    return app
+
+
+def app_set_active(*, app: App, is_active: bool) -> App:
+    """Pause or resume an app: the one place `App.is_active` changes."""
+    if app.is_active != is_active:
+        app.is_active = is_active
+        app.save(update_fields=["is_active", "updated_at"])
+    return app

@@ -1,0 +1,59 @@
+"""The fixed cast (alice, bob, staff), their tokens, and an API client that sends a token."""
+import os
+
+# Tests never read a developer's .env secrets or key file: a throwaway key and data directory of their own.
+os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
+
+import pytest  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+
+@pytest.fixture
+def make_user(db):
+    from openmemory.services import token_create, user_get_or_create
+
+    def make(username: str, *, staff: bool = False):
+        user = user_get_or_create(username=username, is_staff=staff)
+        _, key = token_create(user=user)
+        user.token = key
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff(make_user):
+    return make_user("root", staff=True)
+
+
+@pytest.fixture
+def alice_app(alice):
+    from apps_registry.services import app_get_or_create
+
+    return app_get_or_create(owner=alice, name="cursor")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {user.token}")
+    return client
+
+
+@pytest.fixture
+def alice_client(alice):
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob):
+    return client_for(bob)

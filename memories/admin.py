@@ -1,0 +1,123 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from memories import services
+from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryStatusHistory
+
+_SHOWN_ROWS = 50
+
+
+def _state_action(state: str, label: str):
+    def action(modeladmin, request, queryset):
+        changed = services.memories_set_state(memories=queryset, state=state, actor=request.user)
+        modeladmin.message_user(request, f"{changed} memories set to {state}.", messages.SUCCESS)
+
+    action.__name__ = f"set_{state}"
+    action.short_description = label
+    return action
+
+
+@admin.register(Memory)
+class MemoryAdmin(admin.ModelAdmin):
+    list_display = ["short_content", "owner", "app", "state", "category_names", "created_at"]
+    list_filter = ["state", "app", "categories", "owner", "created_at"]
+    search_fields = ["content"]
+    date_hierarchy = "created_at"
+    list_select_related = ["owner", "app"]
+    show_full_result_count = False  # no second COUNT(*) over every memory on each page
+    list_per_page = 50
+    fields = ["content", "owner", "app", "state", "metadata", "created_at", "updated_at", "archived_at",
+              "deleted_at", "status_history_table", "access_log_table"]
+    readonly_fields = ["state", "created_at", "updated_at", "archived_at", "deleted_at", "status_history_table",
+                       "access_log_table"]
+    actions = [
+        _state_action(Memory.State.ACTIVE, "Activate selected memories"),
+        _state_action(Memory.State.PAUSED, "Pause selected memories"),
+        _state_action(Memory.State.ARCHIVED, "Archive selected memories"),
+        _state_action(Memory.State.DELETED, "Delete selected memories (soft: state deleted, vector removed)"),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("categories")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Owner and app are chosen when a memory is created; after that only its content is edited here.
+        return [*self.readonly_fields, "owner", "app"] if obj else self.readonly_fields
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a hard delete would leave the vector behind: use the soft delete
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="content")
+    def short_content(self, memory):
+        return memory.content[:100]
+
+    @admin.display(description="categories")
+    def category_names(self, memory):
+        return ", ".join(category.name for category in memory.categories.all())
+
+    @admin.display(description="status history")
+    def status_history_table(self, memory):
+        rows = MemoryStatusHistory.objects.filter(memory=memory).select_related("changed_by").order_by("-changed_at")
+        return _table(["when", "from", "to", "by"], (
+            (h.changed_at, h.old_state or "-", h.new_state, h.changed_by or "-") for h in rows[:_SHOWN_ROWS]))
+
+    @admin.display(description=f"access log (latest {_SHOWN_ROWS})")
+    def access_log_table(self, memory):
+        rows = MemoryAccessLog.objects.filter(memory=memory).select_related("app").order_by("-accessed_at")
+        return _table(["when", "app", "type"], ((a.accessed_at, a.app, a.access_type) for a in rows[:_SHOWN_ROWS]))
+
+    def save_model(self, request, obj, form, change):
+        # Through the services, so the vector and the history follow the row.
+        if change:
+            if "content" in form.changed_data:
+                services.memory_update(memory=obj, text=obj.content, actor=request.user)
+            if "metadata" in form.changed_data:
+                Memory.objects.filter(pk=obj.pk).update(metadata=obj.metadata)
+            return
+        result = services.memory_create(user=obj.owner, app=obj.app, text=obj.content, metadata=obj.metadata, infer=False)
+        obj.pk = result.memory.pk
+
+
+def _table(headers, rows):
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join("", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows))
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created_at"]
+    search_fields = ["name"]
+
+
+class ConfigForm(forms.ModelForm):
+    class Meta:
+        model = Config
+        fields = ["key", "value"]
+
+    def clean_value(self):
+        value = self.cleaned_data["value"]
+        problems = services.config_problems(value)
+        if problems:
+            raise forms.ValidationError(problems)
+        return value
+
+
+@admin.register(Config)
+class ConfigAdmin(admin.ModelAdmin):
+    form = ConfigForm
+    list_display = ["key", "version", "updated_at"]
+    readonly_fields = ["version", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        saved = services.config_save(document=obj.value, replace=True)
+        obj.pk, obj.version = saved.pk, saved.version
+        self.message_user(request, f"Configuration saved as version {saved.version}: {json.dumps(saved.value)[:200]}")

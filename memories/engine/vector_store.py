@@ -1,0 +1,147 @@
+"""A mem0 vector store on Django's own connection: rows of `MemoryVector` in the database of record.
+
+SQLite computes distances with sqlite-vec; PostgreSQL with pgvector, through a partial HNSW index per
+vector size. Either way a vector commits or rolls back with the memory row written in the same transaction,
+and every process (web, worker, manage.py) sees the same store.
+"""
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import F, FloatField, Func, QuerySet, Value
+
+from memories.fields import to_db_vector
+from memories.models import MemoryVector
+
+# The filter key through which a selector hands over the set of memories the caller may read (a QuerySet of ids).
+ALLOWED_IDS = "allowed_ids"
+_SCOPE_KEYS = {"user_id": "user_id"}
+
+
+@dataclass
+class VectorHit:
+    id: str
+    score: float | None = None
+    payload: dict = field(default_factory=dict)
+
+
+class CosineDistance(Func):
+    """Cosine distance to a query vector. On PostgreSQL `indexed` casts to `vector(N)`, matching the partial
+    HNSW index `(embedding::vector(N)) vector_cosine_ops WHERE dims = N`; without it the scan is exact."""
+
+    output_field = FloatField()
+
+    def __init__(self, vector, *, indexed: bool = True):
+        self.dims, self.indexed = len(vector), indexed
+        super().__init__(F("embedding"), Value(to_db_vector(vector, connection.vendor)))
+
+    def as_sqlite(self, compiler, conn, **extra):
+        return self.as_sql(compiler, conn, function="vec_distance_cosine", **extra)
+
+    def as_postgresql(self, compiler, conn, **extra):
+        lhs, lhs_params = compiler.compile(self.source_expressions[0])
+        rhs, rhs_params = compiler.compile(self.source_expressions[1])
+        cast = f"::vector({self.dims})" if self.indexed else ""
+        return f"({lhs}{cast} <=> {rhs}::vector{cast and f'({self.dims})'})", (*lhs_params, *rhs_params)
+
+
+def ensure_hnsw_index(dims: int) -> None:
+    """PostgreSQL: the partial HNSW index for vectors of this size (the migration made the one for 384)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS memory_vector_hnsw_{dims} ON memories_memoryvector "
+            f"USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE dims = {dims}"
+        )
+
+
+class DatabaseVectorStore:
+    """Implements mem0's VectorStoreBase interface (duck-typed: engine.py registers it)."""
+
+    def __init__(self, collection_name: str = "memories", embedding_model_dims: int = 384):
+        self.collection_name = collection_name
+        self.dims = embedding_model_dims
+
+    def _rows(self) -> QuerySet:
+        return MemoryVector.objects.filter(collection=self.collection_name)
+
+    def _filtered(self, filters: dict | None) -> QuerySet:
+        rows = self._rows()
+        for key, value in (filters or {}).items():
+            if key == ALLOWED_IDS:
+                rows = rows.filter(id__in=value)
+            elif key in _SCOPE_KEYS:
+                rows = rows.filter(**{_SCOPE_KEYS[key]: value})
+            elif isinstance(value, (str, int, float, bool)):
+                rows = rows.filter(**{f"payload__{key}": value})
+        return rows
+
+    def insert(self, vectors, payloads=None, ids=None):
+        payloads = payloads or [{} for _ in vectors]
+        MemoryVector.objects.bulk_create(
+            MemoryVector(
+                id=vector_id, collection=self.collection_name, user_id=payload.get("user_id"),
+                dims=len(vector), embedding=vector, payload=payload,
+            )
+            for vector_id, vector, payload in zip(ids, vectors, payloads)
+        )
+
+    def search(self, query, vectors, top_k=5, filters=None):
+        rows = self._filtered(filters).filter(dims=len(vectors))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # HNSW returns at most ef_search rows; ask for as many as the caller wants.
+                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(40, min(top_k, 1000)))])
+        hits = self._hits(rows, CosineDistance(vectors), top_k)
+        if connection.vendor == "postgresql" and len(hits) < top_k:
+            # A selective filter can starve the approximate index: the exact scan finds what it missed.
+            hits = self._hits(rows, CosineDistance(vectors, indexed=False), top_k)
+        return hits
+
+    @staticmethod
+    def _hits(rows: QuerySet, distance: CosineDistance, top_k: int) -> list[VectorHit]:
+        found = rows.annotate(distance=distance).order_by("distance").values_list("id", "payload", "distance")[:top_k]
+        return [VectorHit(id=str(i), score=max(0.0, 1.0 - d), payload=p) for i, p, d in found]
+
+    def delete(self, vector_id):
+        self._rows().filter(id=vector_id).delete()
+
+    def update(self, vector_id, vector=None, payload=None):
+        changes = {}
+        if vector is not None:
+            changes.update(embedding=vector, dims=len(vector))
+        if payload is not None:
+            changes.update(payload=payload, user_id=payload.get("user_id"))
+        if changes:
+            self._rows().filter(id=vector_id).update(**changes)
+
+    def get(self, vector_id):
+        row = self._rows().filter(id=vector_id).values_list("id", "payload").first()
+        return VectorHit(id=str(row[0]), payload=row[1]) if row else None
+
+    def list(self, filters=None, top_k=None):
+        rows = self._filtered(filters).values_list("id", "payload")
+        if top_k:
+            rows = rows[:top_k]
+        return [[VectorHit(id=str(i), payload=p) for i, p in rows]]
+
+    def create_col(self, name, vector_size, distance):
+        return None
+
+    def list_cols(self):
+        return list(MemoryVector.objects.values_list("collection", flat=True).distinct())
+
+    def delete_col(self):
+        self._rows().delete()
+
+    def col_info(self):
+        return {"name": self.collection_name, "count": self._rows().count(), "dims": self.dims}
+
+    def reset(self):
+        self.delete_col()
+
+    def keyword_search(self, query, top_k=5, filters=None):
+        return None
+
+    def search_batch(self, queries, vectors_list, top_k=1, filters=None):
+        return [self.search(q, v, top_k=top_k, filters=filters) for q, v in zip(queries, vectors_list)]

@@ -1,0 +1,136 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from memories.fields import EmbeddingField
+
+
+class Category(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Memory(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ARCHIVED = "archived"
+        DELETED = "deleted"
+
+    # The same id as the memory's vector entry: the engine chooses it.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
+    app = models.ForeignKey("apps_registry.App", on_delete=models.CASCADE, related_name="memories")
+    content = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    # Changed only by services.memory_set_state, which writes the history row.
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE, editable=False)
+    categories = models.ManyToManyField(Category, related_name="memories", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name_plural = "memories"
+        indexes = [
+            models.Index(fields=["owner", "state", "-created_at"], name="memory_owner_state_created"),
+            models.Index(fields=["app", "state", "-created_at"], name="memory_app_state_created"),
+            models.Index(fields=["state", "-created_at"], name="memory_state_created"),
+        ]
+
+    def __str__(self):
+        return self.content[:80]
+
+
+class MemoryStatusHistory(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="status_history")
+    old_state = models.CharField(max_length=10, choices=Memory.State.choices, null=True)
+    new_state = models.CharField(max_length=10, choices=Memory.State.choices)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "memory status history"
+        indexes = [models.Index(fields=["memory", "changed_at"])]
+        ordering = ["changed_at"]
+
+
+class MemoryAccessLog(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="access_logs")
+    app = models.ForeignKey("apps_registry.App", on_delete=models.CASCADE, related_name="access_logs")
+    accessed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    access_type = models.CharField(max_length=20)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["memory", "-accessed_at"]), models.Index(fields=["app", "-accessed_at"])]
+        ordering = ["-accessed_at"]
+
+
+class MemoryChange(models.Model):
+    """The engine's content history (mem0's ADD/UPDATE/DELETE events), kept in our database."""
+
+    id = models.BigAutoField(primary_key=True)
+    memory_id = models.UUIDField(db_index=True)
+    old_memory = models.TextField(null=True)
+    new_memory = models.TextField(null=True)
+    event = models.CharField(max_length=10)
+    actor_id = models.CharField(max_length=150, null=True)
+    role = models.CharField(max_length=20, null=True)
+    is_deleted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(null=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+
+
+class ConversationMessage(models.Model):
+    """Recent messages per session scope: the engine gives them to the LLM as context for extraction."""
+
+    id = models.BigAutoField(primary_key=True)
+    session_scope = models.CharField(max_length=300, db_index=True)
+    role = models.CharField(max_length=20)
+    content = models.TextField()
+    name = models.CharField(max_length=150, null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class MemoryVector(models.Model):
+    """A vector-store entry of the engine. It lives in the database of record so that a memory's row
+    and its vector commit or roll back together; `dims` lets one partial HNSW index per size exist."""
+
+    id = models.UUIDField(primary_key=True)
+    collection = models.CharField(max_length=100)
+    user_id = models.CharField(max_length=150, null=True)
+    dims = models.PositiveSmallIntegerField()
+    embedding = EmbeddingField()
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["collection", "user_id"], name="vector_collection_user")]
+
+
+class Config(models.Model):
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1, editable=False)  # raised by services.config_save
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.key} (v{self.version})"

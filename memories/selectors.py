@@ -1,0 +1,52 @@
+"""Every read of memories that has rules: who may see what is decided here, in SQL."""
+from django.contrib.auth.models import AbstractUser
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from apps_registry.models import AccessControl, App
+from memories.config import with_defaults
+from memories.models import Config, Memory
+from openmemory.errors import NotFound
+
+CONFIG_KEY = "main"
+
+
+def config_current() -> tuple[int, dict]:
+    """(version, the configuration document with defaults filled in); version 0 when nothing is stored."""
+    row = Config.objects.filter(key=CONFIG_KEY).values_list("version", "value").first()
+    version, value = row if row else (0, {})
+    return version, with_defaults(value)
+
+
+def memory_get(*, user: AbstractUser, memory_id) -> Memory:
+    """One of the user's memories (any state but deleted), or NotFound: another user's looks the same as none."""
+    memory = (
+        Memory.objects.select_related("app").prefetch_related("categories")
+        .filter(owner=user, id=memory_id).exclude(state=Memory.State.DELETED).first()
+    )
+    if memory is None:
+        raise NotFound("No memory with that id.")
+    return memory
+
+
+def memories_readable_by_app(*, app: App) -> QuerySet[Memory]:
+    """The active memories of the app's owner that its access rules let it read.
+
+    A rule for one memory beats a rule for all; deny beats allow. With no rule, everything is readable.
+    """
+    rules = AccessControl.objects.filter(app=app)
+    denied = rules.filter(effect=AccessControl.Effect.DENY, memory__isnull=False).values("memory_id")
+    allowed = rules.filter(effect=AccessControl.Effect.ALLOW, memory__isnull=False).values("memory_id")
+    deny_all = rules.filter(effect=AccessControl.Effect.DENY, memory__isnull=True)
+    return (
+        Memory.objects.filter(owner_id=app.owner_id, state=Memory.State.ACTIVE)
+        .exclude(id__in=denied)
+        .filter(~Exists(deny_all) | Q(id__in=allowed))
+    )
+
+
+def memories_with_category_names(memories: QuerySet[Memory], names: list[str] | None) -> QuerySet[Memory]:
+    if not names:
+        return memories
+    lowered = [name.strip().lower() for name in names if name.strip()]
+    return memories.filter(Exists(Memory.categories.through.objects.filter(
+        memory_id=OuterRef("id"), category__name__in=lowered)))

@@ -1,0 +1,185 @@
+"""Everything that can happen to a memory. `grep -n "def memory_" memories/services.py` lists it all."""
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+from django.utils import timezone
+
+from apps_registry.models import App
+from apps_registry.services import app_get_or_create, app_require_active
+from memories.config import DEFAULT_CONFIG, deep_merge
+from memories.engine import get_engine
+from memories.models import Config, Memory, MemoryAccessLog, MemoryStatusHistory
+from memories.selectors import CONFIG_KEY, memories_readable_by_app
+from openmemory.errors import ApplicationError, Conflict
+
+logger = logging.getLogger(__name__)
+
+# Leaving `deleted` would need the vector back: a deleted memory stays deleted (create it anew instead).
+_FINAL_STATES = {Memory.State.DELETED}
+
+
+@dataclass
+class CreateResult:
+    memories: list[Memory]
+    events: list[dict]
+    path: str  # "llm" (the LLM extracted facts), "verbatim" (stored as given) or "duplicate"
+    reused: list[Memory] = field(default_factory=list)
+
+    @property
+    def memory(self) -> Memory | None:
+        return (self.memories or self.reused or [None])[0]
+
+
+def memory_check_text(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ApplicationError("The memory text is empty.")
+    if len(text) > settings.OPENMEMORY_MAX_MEMORY_CHARS:
+        raise ApplicationError(f"The memory text is longer than {settings.OPENMEMORY_MAX_MEMORY_CHARS} characters.")
+    return text
+
+
+@transaction.atomic
+def memory_create(*, user: AbstractUser, text: str, app: App | None = None, app_name: str = "",
+                  metadata: dict | None = None, infer: bool = True) -> CreateResult:
+    """Store what the text says for the user: the engine's events mirrored to rows in one transaction."""
+    text = memory_check_text(text)
+    app = app_require_active(app or app_get_or_create(owner=user, name=app_name))
+    engine = get_engine()
+    if infer and not engine.has_llm:
+        if (duplicate := _near_duplicate(engine, user=user, text=text)) is not None:
+            event = {"id": str(duplicate.id), "memory": duplicate.content, "event": "NONE"}
+            return CreateResult(memories=[], events=[event], path="duplicate", reused=[duplicate])
+    metadata = dict(metadata or {})
+    events = engine.add(text=text, user_id=user.get_username(), infer=infer,
+                        metadata={**metadata, "app_id": str(app.id), "app_name": app.name})
+    created = _mirror_events(events, user=user, app=app, metadata=metadata)
+    return CreateResult(memories=created, events=events, path="llm" if infer and engine.has_llm else "verbatim")
+
+
+def _near_duplicate(engine, *, user: AbstractUser, text: str) -> Memory | None:
+    """An active memory of the user that says nearly the same thing (cosine above the documented threshold)."""
+    active = Memory.objects.filter(owner=user, state=Memory.State.ACTIVE).values("id")
+    hits = engine.search(query=text, user_id=user.get_username(), allowed=active, limit=1,
+                         threshold=settings.OPENMEMORY_DUPLICATE_THRESHOLD)
+    return Memory.objects.select_related("app").filter(id=hits[0][0]).first() if hits else None
+
+
+def _mirror_events(events: list[dict], *, user: AbstractUser, app: App, metadata: dict) -> list[Memory]:
+    created = []
+    for event in events:
+        kind, memory_id = event.get("event"), event.get("id")
+        if kind == "ADD":
+            memory = Memory.objects.create(id=memory_id, owner=user, app=app, content=event["memory"], metadata=metadata)
+            MemoryStatusHistory.objects.create(memory=memory, old_state=None, new_state=Memory.State.ACTIVE, changed_by=user)
+            created.append(memory)
+        elif kind == "UPDATE":
+            Memory.objects.filter(id=memory_id, owner=user).update(content=event["memory"], updated_at=timezone.now())
+        elif kind == "DELETE":
+            memories_set_state(memories=Memory.objects.filter(id=memory_id, owner=user), state=Memory.State.DELETED,
+                               actor=user, engine_done=True)
+    return created
+
+
+@transaction.atomic
+def memory_update(*, memory: Memory, text: str, actor: AbstractUser) -> Memory:
+    """New content for a memory; its vector is embedded anew in the same transaction."""
+    text = memory_check_text(text)
+    if memory.state == Memory.State.DELETED:
+        raise Conflict("The memory is deleted.")
+    get_engine().update(memory_id=str(memory.id), text=text)
+    memory.content = text
+    memory.save(update_fields=["content", "updated_at"])
+    return memory
+
+
+@transaction.atomic
+def memories_set_state(*, memories, state: str, actor: AbstractUser | None, engine_done: bool = False) -> int:
+    """The one way a memory's state changes: one history row per memory whose state changed.
+
+    Deleting removes the vector too (unless the engine already did); nothing leaves `deleted`.
+    """
+    state = Memory.State(state)
+    changing = list(memories.select_for_update().exclude(state=state).exclude(state__in=_FINAL_STATES)
+                    .values_list("id", "state"))
+    if not changing:
+        return 0
+    now = timezone.now()
+    stamps = {"archived_at": now} if state == Memory.State.ARCHIVED else {}
+    if state == Memory.State.DELETED:
+        stamps = {"deleted_at": now}
+        if not engine_done:
+            engine = get_engine()
+            for memory_id, _ in changing:
+                engine.delete(memory_id=str(memory_id))
+    Memory.objects.filter(id__in=[i for i, _ in changing]).update(state=state, updated_at=now, **stamps)
+    MemoryStatusHistory.objects.bulk_create(
+        MemoryStatusHistory(memory_id=memory_id, old_state=old, new_state=state, changed_by=actor)
+        for memory_id, old in changing
+    )
+    return len(changing)
+
+
+def memory_set_state(*, memory: Memory, state: str, actor: AbstractUser | None) -> Memory:
+    memories_set_state(memories=Memory.objects.filter(pk=memory.pk), state=state, actor=actor)
+    memory.refresh_from_db()
+    return memory
+
+
+def memory_search(*, user: AbstractUser, app: App, query: str, limit: int = 10, categories: list[str] | None = None):
+    """The app's readable memories closest in meaning to the query, as [(memory, score)]; logs the access."""
+    from memories.selectors import memories_with_category_names
+
+    app_require_active(app)
+    allowed = memories_with_category_names(memories_readable_by_app(app=app), categories)
+    hits = get_engine().search(query=query, user_id=user.get_username(), allowed=allowed.values("id"), limit=limit)
+    by_id = {str(m.id): m for m in Memory.objects.select_related("app").prefetch_related("categories")
+             .filter(id__in=[memory_id for memory_id, _ in hits])}
+    found = [(by_id[memory_id], score) for memory_id, score in hits if memory_id in by_id]
+    memory_access_log_write(memories=[m for m, _ in found], app=app, access_type="search", metadata={"query": query})
+    return found
+
+
+def memory_access_log_write(*, memories: list[Memory], app: App, access_type: str, metadata: dict | None = None) -> None:
+    """One bulk insert for a whole read."""
+    MemoryAccessLog.objects.bulk_create(
+        MemoryAccessLog(memory=memory, app=app, access_type=access_type, metadata=metadata or {}) for memory in memories
+    )
+
+
+@transaction.atomic
+def config_save(*, document: dict, replace: bool = False) -> Config:
+    """Store the engine's configuration (merged into what is stored unless `replace`); raises the version."""
+    row, _ = Config.objects.select_for_update().get_or_create(key=CONFIG_KEY, defaults={"value": {}})
+    row.value = document if replace else deep_merge(row.value, document)
+    row.version += 1
+    row.save(update_fields=["value", "version", "updated_at"])
+    return row
+
+
+def config_reset() -> Config:
+    return config_save(document=DEFAULT_CONFIG, replace=True)
+
+
+def config_problems(document) -> list[str]:
+    """What is wrong with a configuration document, as sentences; empty when it is usable."""
+    from memories.engine import supported_providers
+
+    if not isinstance(document, dict):
+        return ["The configuration must be a JSON object."]
+    problems = []
+    mem0_section = document.get("mem0") or {}
+    if not isinstance(mem0_section, dict):
+        return ["'mem0' must be an object."]
+    for section, names in supported_providers().items():
+        value = mem0_section.get(section)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get("config", {}), (dict, type(None))):
+            problems.append(f"'mem0.{section}' must be an object with 'provider' and 'config'.")
+        elif value.get("provider") not in names:
+            problems.append(f"Unknown {section} provider {value.get('provider')!r}; supported: {', '.join(names)}.")
+    return problems

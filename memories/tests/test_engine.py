@@ -1,0 +1,146 @@
+import json
+
+import pytest
+from django.db import connection
+
+from apps_registry.models import AccessControl
+from apps_registry.services import app_get_or_create, app_set_active
+from memories.models import Memory, MemoryChange, MemoryVector
+from memories.services import memories_set_state, memory_create, memory_search, memory_update
+from openmemory.errors import AppPaused, EngineUnavailable
+
+FACTS = [
+    "I'm vegetarian",
+    "My favourite programming language is Rust",
+    "I live in Lisbon with my partner",
+    "The project deadline is the end of March",
+    "I play the cello in an amateur orchestra",
+]
+
+
+@pytest.fixture
+def alice_facts(alice, alice_app):
+    return {text: memory_create(user=alice, app=alice_app, text=text, infer=False).memory for text in FACTS}
+
+
+def top(alice, app, query, **kwargs):
+    return [memory.content for memory, _ in memory_search(user=alice, app=app, query=query, **kwargs)]
+
+
+def test_a_paraphrase_finds_the_memory(alice, alice_app, alice_facts):
+    assert top(alice, alice_app, "what food should I avoid cooking for them?")[0] == "I'm vegetarian"
+    assert top(alice, alice_app, "which instrument do I play?")[0] == "I play the cello in an amateur orchestra"
+
+
+def test_search_scores_are_similarities_best_first(alice, alice_app, alice_facts):
+    scores = [score for _, score in memory_search(user=alice, app=alice_app, query="vegetarian food", limit=5)]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[-1] <= scores[0] <= 1
+
+
+def test_update_re_embeds_the_memory(alice, alice_app, alice_facts):
+    memory_update(memory=alice_facts["I'm vegetarian"], text="I drive an old red Volvo", actor=alice)
+    assert top(alice, alice_app, "what food should I avoid cooking for them?")[0] != "I drive an old red Volvo"
+    assert top(alice, alice_app, "what car do I have?")[0] == "I drive an old red Volvo"
+    assert MemoryChange.objects.filter(memory_id=alice_facts["I'm vegetarian"].id, event="UPDATE").exists()
+
+
+def test_deleted_paused_and_archived_memories_are_not_found(alice, alice_app, alice_facts):
+    for text, state in [("I'm vegetarian", "deleted"), ("I live in Lisbon with my partner", "paused"),
+                        ("I play the cello in an amateur orchestra", "archived")]:
+        memories_set_state(memories=Memory.objects.filter(pk=alice_facts[text].pk), state=state, actor=alice)
+    found = top(alice, alice_app, "food, home, music", limit=10)
+    assert set(found) == {"My favourite programming language is Rust", "The project deadline is the end of March"}
+    assert not MemoryVector.objects.filter(id=alice_facts["I'm vegetarian"].id).exists()
+
+
+def test_a_paused_app_can_neither_read_nor_write(alice, alice_app, alice_facts):
+    app_set_active(app=alice_app, is_active=False)
+    with pytest.raises(AppPaused):
+        memory_search(user=alice, app=alice_app, query="food")
+    with pytest.raises(AppPaused):
+        memory_create(user=alice, app=alice_app, text="something new", infer=False)
+
+
+def test_an_access_rule_hides_a_memory_from_one_app(alice, alice_app, alice_facts):
+    AccessControl.objects.create(app=alice_app, memory=alice_facts["I'm vegetarian"], effect="deny")
+    assert "I'm vegetarian" not in top(alice, alice_app, "what food should I avoid cooking?", limit=10)
+    other = app_get_or_create(owner=alice, name="claude")
+    assert top(alice, other, "what food should I avoid cooking?")[0] == "I'm vegetarian"
+
+
+def test_deny_all_with_one_allow_shows_only_that_memory(alice, alice_app, alice_facts):
+    AccessControl.objects.create(app=alice_app, memory=None, effect="deny")
+    AccessControl.objects.create(app=alice_app, memory=alice_facts["I live in Lisbon with my partner"], effect="allow")
+    assert top(alice, alice_app, "anything at all", limit=10) == ["I live in Lisbon with my partner"]
+
+
+def test_search_never_crosses_users(alice, bob, alice_app, alice_facts):
+    bob_app = app_get_or_create(owner=bob, name="cursor")
+    memory_create(user=bob, app=bob_app, text="I eat meat every day", infer=False)
+    assert top(bob, bob_app, "what food do I eat?", limit=10) == ["I eat meat every day"]
+
+
+def test_without_an_llm_infer_stores_verbatim_and_merges_near_duplicates(alice, alice_app):
+    first = memory_create(user=alice, app=alice_app, text="I'm allergic to peanuts", infer=True)
+    assert first.path == "verbatim" and [e["event"] for e in first.events] == ["ADD"]
+    assert first.memory.content == "I'm allergic to peanuts"
+    again = memory_create(user=alice, app=alice_app, text="I'm allergic to peanuts.", infer=True)
+    assert again.path == "duplicate"
+    assert again.events == [{"id": str(first.memory.id), "memory": "I'm allergic to peanuts", "event": "NONE"}]
+    assert Memory.objects.filter(owner=alice).count() == 1
+    # infer=false never merges
+    memory_create(user=alice, app=alice_app, text="I'm allergic to peanuts.", infer=False)
+    assert Memory.objects.filter(owner=alice).count() == 2
+
+
+def test_with_an_llm_infer_stores_the_extracted_facts_once(alice, alice_app, fake_llm):
+    extraction = json.dumps({"memory": [{"id": "0", "text": "Is vegetarian", "attributed_to": "user"},
+                                        {"id": "1", "text": "Lives in Lisbon", "attributed_to": "user"}]})
+    fake_llm.reply(extraction, extraction)
+    result = memory_create(user=alice, app=alice_app, text="I'm a vegetarian living in Lisbon", infer=True)
+    assert result.path == "llm"
+    assert sorted(m.content for m in result.memories) == ["Is vegetarian", "Lives in Lisbon"]
+    assert fake_llm.requests[0]["response_format"] == {"type": "json_object"}
+    second = memory_create(user=alice, app=alice_app, text="I'm a vegetarian living in Lisbon", infer=True)
+    assert second.memories == [] and second.events == []
+    assert Memory.objects.filter(owner=alice).count() == 2
+    assert top(alice, alice_app, "where do I live?")[0] == "Lives in Lisbon"
+
+
+def test_an_unreachable_llm_is_a_503_and_leaves_nothing(alice, alice_app, fake_llm):
+    fake_llm.reply(("status", 500), ("status", 500), ("status", 500))
+    with pytest.raises(EngineUnavailable):
+        memory_create(user=alice, app=alice_app, text="I'm a vegetarian", infer=True)
+    assert not Memory.objects.exists() and not MemoryVector.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_vector_write_leaves_no_row(alice, alice_app):
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("CREATE TRIGGER fail_vectors BEFORE INSERT ON memories_memoryvector "
+                           "BEGIN SELECT RAISE(ABORT, 'injected vector failure'); END")
+        else:
+            cursor.execute("CREATE FUNCTION fail_vectors() RETURNS trigger AS $$ BEGIN "
+                           "RAISE EXCEPTION 'injected vector failure'; END $$ LANGUAGE plpgsql")
+            cursor.execute("CREATE TRIGGER fail_vectors BEFORE INSERT ON memories_memoryvector "
+                           "FOR EACH ROW EXECUTE FUNCTION fail_vectors()")
+    try:
+        with pytest.raises(EngineUnavailable):
+            memory_create(user=alice, app=alice_app, text="this write fails", infer=False)
+        assert not Memory.objects.exists() and not MemoryChange.objects.exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER fail_vectors" + ("" if connection.vendor == "sqlite" else " ON memories_memoryvector"))
+            if connection.vendor != "sqlite":
+                cursor.execute("DROP FUNCTION fail_vectors()")
+
+
+@pytest.mark.parametrize("count", [10, 500])
+def test_search_makes_a_constant_number_of_queries(alice, alice_app, count, django_assert_max_num_queries):
+    from memories.tests.factories import bulk_memories
+
+    bulk_memories(owner=alice, app=alice_app, count=count)
+    with django_assert_max_num_queries(6):
+        found = memory_search(user=alice, app=alice_app, query="fact number 7", limit=10)
+    assert len(found) == 10

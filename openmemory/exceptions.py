@@ -1,0 +1,42 @@
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from openmemory.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def api_exception_handler(exc, context):
+    """Every error as `{"detail": sentence, "code": ...}` (field errors as DRF shapes them)."""
+    if isinstance(exc, ApplicationError):
+        if exc.status_code >= 500:
+            logger.warning("%s: %s", exc.code, exc.message)
+        return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("No such object.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = _validation_body(exc.detail)
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data["code"] = getattr(response.data["detail"], "code", None) or exc.default_code
+    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS and getattr(exc, "wait", None):
+        response["Retry-After"] = str(int(exc.wait) + 1)
+    return response
+
+
+def _validation_body(detail) -> dict:
+    if isinstance(detail, dict):
+        fields = ", ".join(sorted(str(name) for name in detail))
+        return {"detail": f"Invalid input in: {fields}.", "code": "invalid", "errors": detail}
+    if isinstance(detail, list):
+        return {"detail": " ".join(str(item) for item in detail), "code": "invalid"}
+    return {"detail": str(detail), "code": "invalid"}

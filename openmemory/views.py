@@ -1,0 +1,49 @@
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception as exc:
+        logger.warning("health: database down: %s", exc)
+        return False
+
+
+def _redis_ok() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping())
+    except Exception as exc:
+        logger.warning("health: redis down: %s", exc)
+        return False
+
+
+def healthz(request):
+    """200 when every configured dependency answers, else 503; the body says which is down."""
+    checks = {"database": "ok" if _database_ok() else "down"}
+    if settings.REDIS_URL:
+        checks["redis"] = "ok" if _redis_ok() else "down"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+class Me(APIView):
+    @extend_schema(
+        summary="Who the token belongs to",
+        responses=inline_serializer("Me", {"user_id": serializers.CharField(), "is_staff": serializers.BooleanField()}),
+    )
+    def get(self, request):
+        return Response({"user_id": request.user.get_username(), "is_staff": request.user.is_staff})
