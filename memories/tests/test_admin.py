@@ -1,0 +1,85 @@
+import pytest
+from django.test import Client
+
+from memories.models import Memory, MemoryStatusHistory
+from memories.services import memory_create, memory_search
+from memories.tests.factories import bulk_memories
+
+
+@pytest.fixture
+def staff_browser(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_staff_see_and_filter_the_memory_list(staff_browser, alice, alice_app):
+    memory_create(user=alice, app=alice_app, text="Likes green tea", infer=False)
+    paused = memory_create(user=alice, app=alice_app, text="Hates coffee", infer=False).memory
+    staff_browser.post("/admin/memories/memory/", {"action": "set_paused", "_selected_action": [paused.pk]})
+    page = staff_browser.get("/admin/memories/memory/?state__exact=paused").content.decode()
+    assert "Hates coffee" in page and "Likes green tea" not in page
+    assert "Likes green tea" in staff_browser.get("/admin/memories/memory/?q=green").content.decode()
+
+
+def test_a_bulk_action_writes_one_history_row_per_memory(staff_browser, staff, alice, alice_app):
+    ids = [memory_create(user=alice, app=alice_app, text=f"note {i}", infer=False).memory.pk for i in range(3)]
+    response = staff_browser.post("/admin/memories/memory/", {"action": "set_archived", "_selected_action": ids})
+    assert response.status_code == 302
+    assert set(Memory.objects.values_list("state", flat=True)) == {"archived"}
+    rows = MemoryStatusHistory.objects.filter(new_state="archived")
+    assert rows.count() == 3 and {r.changed_by for r in rows} == {staff}
+
+
+def test_the_memory_page_shows_its_history_and_access_log(staff_browser, alice, alice_app):
+    memory = memory_create(user=alice, app=alice_app, text="Speaks Portuguese", infer=False).memory
+    memory_search(user=alice, app=alice_app, query="languages")
+    staff_browser.post("/admin/memories/memory/", {"action": "set_paused", "_selected_action": [memory.pk]})
+    page = staff_browser.get(f"/admin/memories/memory/{memory.pk}/change/").content.decode().lower()
+    assert "status history" in page and "paused" in page
+    assert "access log" in page and "search" in page and "cursor" in page
+
+
+def test_editing_content_in_the_admin_re_embeds_it(staff_browser, alice, alice_app):
+    memory = memory_create(user=alice, app=alice_app, text="Works at a bakery", infer=False).memory
+    staff_browser.post(f"/admin/memories/memory/{memory.pk}/change/",
+                       {"content": "Works as a pilot", "metadata": "{}"})
+    memory.refresh_from_db()
+    assert memory.content == "Works as a pilot"
+    assert memory_search(user=alice, app=alice_app, query="what is my job flying planes")[0][0].pk == memory.pk
+
+
+def test_non_staff_are_refused(alice):
+    client = Client()
+    client.force_login(alice)
+    response = client.get("/admin/memories/memory/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_the_changelist_makes_a_constant_number_of_queries(staff_browser, alice, alice_app, count,
+                                                         django_assert_max_num_queries):
+    bulk_memories(owner=alice, app=alice_app, count=count)
+    with django_assert_max_num_queries(14):
+        response = staff_browser.get("/admin/memories/memory/")
+    assert response.status_code == 200
+
+
+def test_pausing_an_app_in_the_admin_cuts_it_off(staff_browser, alice, alice_app):
+    staff_browser.post("/admin/apps_registry/app/", {"action": "pause", "_selected_action": [alice_app.pk]})
+    alice_app.refresh_from_db()
+    assert alice_app.is_active is False
+    assert "cursor" in staff_browser.get("/admin/apps_registry/app/").content.decode()
+
+
+def test_config_in_the_admin_is_validated(staff_browser):
+    response = staff_browser.post("/admin/memories/config/add/",
+                                  {"key": "main", "value": '{"mem0": {"llm": {"provider": "nonsense"}}}'})
+    assert response.status_code == 200 and "Unknown llm provider" in response.content.decode()
+
+
+def test_staff_create_a_token_for_a_user_and_it_works(staff_browser, alice):
+    response = staff_browser.post("/admin/auth/user/", {"action": "create_token", "_selected_action": [alice.pk]},
+                                  follow=True)
+    key = next(m.message.split(": ")[-1] for m in response.context["messages"] if "New token" in m.message)
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {key}").json()["user_id"] == "alice"
