@@ -23,3 +23,11 @@ def deep_merge(base: dict, changes: dict) -> dict:
 
 def with_defaults(document: dict | None) -> dict:
     return deep_merge(DEFAULT_CONFIG, document or {})
+
+
+def embedder_dims(document: dict) -> int:
+    """The vector size the configured embedder produces (mem0's default of 1536 when a provider's is not given)."""
+    section = ((document.get("mem0") or {}).get("embedder")) or {}
+    if section.get("provider", "local") == "local":
+        return 384
+    return int((section.get("config") or {}).get("embedding_dims") or 1536)

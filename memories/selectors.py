@@ -50,3 +50,20 @@ def memories_with_category_names(memories: QuerySet[Memory], names: list[str] | 
     lowered = [name.strip().lower() for name in names if name.strip()]
     return memories.filter(Exists(Memory.categories.through.objects.filter(
         memory_id=OuterRef("id"), category__name__in=lowered)))
+
+
+def memory_history(*, memory: Memory) -> list[dict]:
+    """The memory's content changes (the engine's events) and state changes, oldest first."""
+    from memories.models import MemoryChange, MemoryStatusHistory
+
+    content = [
+        {"kind": "content", "at": change.recorded_at, "event": change.event,
+         "old_content": change.old_memory, "new_content": change.new_memory}
+        for change in MemoryChange.objects.filter(memory_id=memory.id)
+    ]
+    states = [
+        {"kind": "state", "at": change.changed_at, "old_state": change.old_state, "new_state": change.new_state,
+         "changed_by": change.changed_by.get_username() if change.changed_by else None}
+        for change in MemoryStatusHistory.objects.filter(memory=memory).select_related("changed_by")
+    ]
+    return sorted(content + states, key=lambda entry: entry["at"])

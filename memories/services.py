@@ -1,5 +1,6 @@
 """Everything that can happen to a memory. `grep -n "def memory_" memories/services.py` lists it all."""
 import logging
+import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -9,9 +10,9 @@ from django.utils import timezone
 
 from apps_registry.models import App
 from apps_registry.services import app_get_or_create, app_require_active
-from memories.config import DEFAULT_CONFIG, deep_merge
+from memories.config import DEFAULT_CONFIG, deep_merge, embedder_dims, with_defaults
 from memories.engine import get_engine
-from memories.models import Config, Memory, MemoryAccessLog, MemoryStatusHistory
+from memories.models import Config, Memory, MemoryAccessLog, MemoryStatusHistory, MemoryVector
 from memories.selectors import CONFIG_KEY, memories_readable_by_app
 from openmemory.errors import ApplicationError, Conflict
 
@@ -71,7 +72,7 @@ def _near_duplicate(engine, *, user: AbstractUser, text: str) -> Memory | None:
 def _mirror_events(events: list[dict], *, user: AbstractUser, app: App, metadata: dict) -> list[Memory]:
     created = []
     for event in events:
-        kind, memory_id = event.get("event"), event.get("id")
+        kind, memory_id = event.get("event"), uuid.UUID(str(event.get("id")))
         if kind == "ADD":
             memory = Memory.objects.create(id=memory_id, owner=user, app=app, content=event["memory"], metadata=metadata)
             MemoryStatusHistory.objects.create(memory=memory, old_state=None, new_state=Memory.State.ACTIVE, changed_by=user)
@@ -143,6 +144,15 @@ def memory_search(*, user: AbstractUser, app: App, query: str, limit: int = 10, 
     return found
 
 
+def memory_list_for_app(*, user: AbstractUser, app: App, limit: int = 100) -> list[Memory]:
+    """The app's readable memories, newest first; logs the access."""
+    app_require_active(app)
+    memories = list(memories_readable_by_app(app=app).select_related("app").prefetch_related("categories")
+                    .order_by("-created_at")[:limit])
+    memory_access_log_write(memories=memories, app=app, access_type="list")
+    return memories
+
+
 def memory_access_log_write(*, memories: list[Memory], app: App, access_type: str, metadata: dict | None = None) -> None:
     """One bulk insert for a whole read."""
     MemoryAccessLog.objects.bulk_create(
@@ -151,10 +161,22 @@ def memory_access_log_write(*, memories: list[Memory], app: App, access_type: st
 
 
 @transaction.atomic
-def config_save(*, document: dict, replace: bool = False) -> Config:
-    """Store the engine's configuration (merged into what is stored unless `replace`); raises the version."""
+def config_save(*, document: dict, replace: bool = False, allow_dimension_change: bool = False) -> Config:
+    """Store the engine's configuration (merged into what is stored unless `replace`); raises the version.
+
+    An embedder of another vector size would leave every stored vector unsearchable: that change is refused
+    here and made by `manage.py reembed --embedder`, which re-embeds everything after it.
+    """
     row, _ = Config.objects.select_for_update().get_or_create(key=CONFIG_KEY, defaults={"value": {}})
-    row.value = document if replace else deep_merge(row.value, document)
+    value = document if replace else deep_merge(row.value, document)
+    if problems := config_problems(value):
+        raise ApplicationError(" ".join(problems))
+    dims = embedder_dims(with_defaults(value))
+    if not allow_dimension_change and MemoryVector.objects.exclude(dims=dims).exists():
+        raise Conflict(f"The new embedder makes vectors of {dims} dimensions but the stored ones have another size. "
+                       "Switch embedders with `python manage.py reembed --embedder '<json>'`, which re-embeds "
+                       "every memory.")
+    row.value = value
     row.version += 1
     row.save(update_fields=["value", "version", "updated_at"])
     return row

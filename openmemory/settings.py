@@ -199,6 +199,6 @@ LOGGING = {
         "uvicorn.access": {"level": "WARNING"},
         "daphne.access": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
-        "mem0": {"level": "WARNING"},
+        "mem0": {"level": "ERROR"},  # it warns on every start that spaCy (optional) is absent
     },
 }

@@ -11,7 +11,6 @@ import os
 import threading
 from types import SimpleNamespace
 
-from django.conf import settings
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: see settings
 
@@ -20,6 +19,7 @@ from mem0 import exceptions as mem0_errors  # noqa: E402
 from mem0.configs.vector_stores.qdrant import QdrantConfig  # noqa: E402,F401  (keeps mem0's config registry loaded)
 from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory  # noqa: E402
 
+from memories.config import embedder_dims  # noqa: E402
 from memories.engine.embedder import LocalEmbedder  # noqa: E402
 from memories.engine.history import DatabaseHistory  # noqa: E402
 from memories.engine.vector_store import ALLOWED_IDS, DatabaseVectorStore, ensure_hnsw_index  # noqa: E402
@@ -109,8 +109,9 @@ class Engine:
         embedder_section = mem0_section.get("embedder") or {"provider": LOCAL_EMBEDDER, "config": {}}
         store_section = mem0_section.get("vector_store") or None
         custom_instructions = (document.get("openmemory") or {}).get("custom_instructions") or None
+        self.dims = embedder_dims(document)
         with translated_errors("start"):
-            self.embedder, self.dims = self._build_embedder(embedder_section)
+            self.embedder = self._build_embedder(embedder_section, self.dims)
             self.store = self._build_store(store_section, self.dims)
             self.llm = self._build_llm(self.llm_section)
             self.memory = _Mem0(
@@ -120,13 +121,12 @@ class Engine:
         self.stores_in_database = isinstance(self.store, DatabaseVectorStore)
 
     @staticmethod
-    def _build_embedder(section: dict):
+    def _build_embedder(section: dict, dims: int):
         provider = section.get("provider") or LOCAL_EMBEDDER
-        config = resolve_secrets(section.get("config") or {})
         if provider == LOCAL_EMBEDDER:
-            return LocalEmbedder(), 384
-        dims = int(config.get("embedding_dims") or 1536)
-        return EmbedderFactory.create(provider, {**config, "embedding_dims": dims}, None), dims
+            return LocalEmbedder()
+        config = resolve_secrets(section.get("config") or {})
+        return EmbedderFactory.create(provider, {**config, "embedding_dims": dims}, None)
 
     @staticmethod
     def _build_store(section: dict | None, dims: int):

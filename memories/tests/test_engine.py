@@ -144,3 +144,27 @@ def test_search_makes_a_constant_number_of_queries(alice, alice_app, count, djan
     with django_assert_max_num_queries(6):
         found = memory_search(user=alice, app=alice_app, query="fact number 7", limit=10)
     assert len(found) == 10
+
+
+@pytest.mark.parametrize("count", [10, 500])
+def test_listing_makes_a_constant_number_of_queries(alice, alice_app, count, django_assert_max_num_queries):
+    from memories.services import memory_list_for_app
+    from memories.tests.factories import bulk_memories
+
+    bulk_memories(owner=alice, app=alice_app, count=count)
+    with django_assert_max_num_queries(5):
+        listed = memory_list_for_app(user=alice, app=alice_app, limit=100)
+    assert len(listed) == min(count, 100)
+    assert alice_app.access_logs.filter(access_type="list").count() == len(listed)
+
+
+def test_history_merges_content_and_state_changes_in_order(alice, alice_app):
+    from memories.selectors import memory_history
+
+    memory = memory_create(user=alice, app=alice_app, text="Drinks tea", infer=False).memory
+    memory_update(memory=memory, text="Drinks coffee", actor=alice)
+    memories_set_state(memories=Memory.objects.filter(pk=memory.pk), state="archived", actor=alice)
+    history = memory_history(memory=memory)
+    assert [(h["kind"], h.get("event") or h["new_state"]) for h in history] == [
+        ("content", "ADD"), ("state", "active"), ("content", "UPDATE"), ("state", "archived")]
+    assert history[2]["old_content"] == "Drinks tea" and history[2]["new_content"] == "Drinks coffee"

@@ -1,0 +1,66 @@
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from memories.models import Memory, MemoryVector
+from memories.services import config_save, memory_create, memory_search
+from openmemory.errors import Conflict
+
+
+@pytest.fixture
+def three(alice, alice_app):
+    return [memory_create(user=alice, app=alice_app, text=t, infer=False).memory
+            for t in ["Owns a border collie", "Runs marathons", "Allergic to cats"]]
+
+
+def test_check_store_finds_and_repairs_a_removed_vector(alice, alice_app, three, capsys):
+    call_command("check_store")
+    assert "The store is consistent." in capsys.readouterr().out
+    MemoryVector.objects.filter(id=three[0].id).delete()
+    with pytest.raises(CommandError, match="drifted"):
+        call_command("check_store")
+    assert "missing vectors: 1" in capsys.readouterr().out
+    assert [m.pk for m, _ in memory_search(user=alice, app=alice_app, query="my dog")][:1] != [three[0].pk]
+    call_command("check_store", "--repair")
+    assert memory_search(user=alice, app=alice_app, query="my dog")[0][0].pk == three[0].pk
+    call_command("check_store")
+    assert "The store is consistent." in capsys.readouterr().out
+
+
+def test_check_store_finds_orphans_and_stale_vectors(three, capsys):
+    MemoryVector.objects.filter(id=three[1].id).update(payload={"data": "old words", "user_id": "alice"})
+    Memory.objects.filter(id=three[2].id).delete()
+    with pytest.raises(CommandError):
+        call_command("check_store")
+    assert "orphan vectors: 1  stale vectors: 1" in capsys.readouterr().out
+    call_command("check_store", "--repair")
+    assert not MemoryVector.objects.filter(id=three[2].id).exists()
+    assert MemoryVector.objects.get(id=three[1].id).payload["data"] == "Runs marathons"
+
+
+def test_reembed_rewrites_every_vector(three, capsys):
+    MemoryVector.objects.update(embedding=[0.0] * 383 + [1.0])
+    call_command("reembed")
+    assert "Re-embedded 3 memories." in capsys.readouterr().out
+    call_command("check_store")
+    vectors = {str(v.id): v.embedding for v in MemoryVector.objects.all()}
+    assert all(abs(v[-1] - 1.0) > 1e-3 for v in vectors.values())
+
+
+def test_an_embedder_of_another_size_is_refused_without_a_reembed(three):
+    with pytest.raises(Conflict, match="reembed"):
+        config_save(document={"mem0": {"embedder": {"provider": "openai", "config": {"embedding_dims": 1536}}}})
+
+
+def test_unknown_providers_are_refused(db):
+    from openmemory.errors import ApplicationError
+
+    with pytest.raises(ApplicationError, match="Unknown llm provider 'skynet'"):
+        config_save(document={"mem0": {"llm": {"provider": "skynet", "config": {}}}})
+
+
+def test_reembed_with_a_bad_embedder_json_says_so(db):
+    with pytest.raises(CommandError, match="not valid JSON"):
+        call_command("reembed", "--embedder", "{nope")
+    assert json.dumps({})  # the stored config is untouched
