@@ -22,7 +22,7 @@ from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory  
 from memories.config import embedder_dims  # noqa: E402
 from memories.engine.embedder import LocalEmbedder  # noqa: E402
 from memories.engine.history import DatabaseHistory  # noqa: E402
-from memories.engine.vector_store import ALLOWED_IDS, DatabaseVectorStore, ensure_hnsw_index  # noqa: E402
+from memories.engine.vector_store import DatabaseVectorStore, ensure_hnsw_index  # noqa: E402
 from openmemory.errors import ApplicationError, EngineUnavailable, NotFound  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -170,18 +170,19 @@ class Engine:
 
     def search(self, *, query: str, user_id: str, allowed, limit: int, threshold: float = 0.0) -> list[tuple[str, float]]:
         """(memory id, score), best first, among `allowed` (a query of memory ids decided in SQL)."""
-        filters = {"user_id": user_id}
-        if self.stores_in_database:
-            filters[ALLOWED_IDS] = allowed
         with translated_errors("search"):
             vector = self.embedder.embed(query, "search")
-            hits = self.store.search(query=query, vectors=vector, top_k=limit if self.stores_in_database else limit * 4,
-                                     filters=filters)
-        if not self.stores_in_database:
-            # An outside store cannot join our tables: keep its hits that the allowed set holds.
-            permitted = {str(i) for i in allowed.filter(id__in=[h.id for h in hits])}
-            hits = [h for h in hits if str(h.id) in permitted]
-        return [(str(h.id), float(h.score)) for h in hits if (h.score or 0) >= threshold][:limit]
+            if self.stores_in_database:
+                hits = self.store.nearest(vector, filters={"user_id": user_id}, allowed=allowed, limit=limit)
+            else:
+                hits = self._search_outside_store(query, vector, user_id, allowed, limit)
+        return [(str(i), float(score)) for i, score in hits if score >= threshold]
+
+    def _search_outside_store(self, query, vector, user_id, allowed, limit):
+        # An outside store cannot join our tables: over-fetch, then keep what the allowed set holds.
+        hits = self.store.search(query=query, vectors=vector, top_k=limit * 4, filters={"user_id": user_id})
+        permitted = {str(i) for i in allowed.filter(id__in=[h.id for h in hits]).values_list("id", flat=True)}
+        return [(h.id, h.score or 0.0) for h in hits if str(h.id) in permitted][:limit]
 
     def put_vectors(self, items: list[tuple[str, str, dict]]) -> None:
         """Write (or rewrite) the vectors of (memory id, text, payload) in one batch: repair, re-embed and import."""

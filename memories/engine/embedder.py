@@ -15,6 +15,7 @@ TOKENIZER_PATH = Path(__file__).parent / "data" / "tokenizer.json"
 MAX_TOKENS = 256
 DIMS = 384
 _CACHE_SIZE = 512
+_BATCH = 32
 
 
 class LocalEmbedder(EmbeddingBase):
@@ -73,4 +74,7 @@ class LocalEmbedder(EmbeddingBase):
         return vector
 
     def embed_batch(self, texts, memory_action="add") -> list[list[float]]:
-        return [row.tolist() for row in self._encode(list(texts)).astype(np.float32)]
+        texts = list(texts)
+        # Small batches: a big one pads every text to its longest and holds that much activation memory.
+        return [row.tolist() for start in range(0, len(texts), _BATCH)
+                for row in self._encode(texts[start:start + _BATCH]).astype(np.float32)]

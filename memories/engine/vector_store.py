@@ -87,21 +87,40 @@ class DatabaseVectorStore:
         )
 
     def search(self, query, vectors, top_k=5, filters=None):
-        rows = self._filtered(filters).filter(dims=len(vectors))
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # HNSW returns at most ef_search rows; ask for as many as the caller wants.
-                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(40, min(top_k, 1000)))])
-        hits = self._hits(rows, CosineDistance(vectors), top_k)
-        if connection.vendor == "postgresql" and len(hits) < top_k:
-            # A selective filter can starve the approximate index: the exact scan finds what it missed.
-            hits = self._hits(rows, CosineDistance(vectors, indexed=False), top_k)
-        return hits
+        filters = dict(filters or {})
+        allowed = filters.pop(ALLOWED_IDS, None)
+        nearest = self.nearest(vectors, filters=filters, allowed=allowed, limit=top_k)
+        payloads = dict(self._rows().filter(id__in=[i for i, _ in nearest]).values_list("id", "payload"))
+        return [VectorHit(id=str(i), score=score, payload=payloads.get(i, {})) for i, score in nearest]
+
+    def nearest(self, vector, *, filters: dict, allowed=None, limit: int = 10) -> list[tuple]:
+        """(id, similarity) of the closest vectors, best first, among the `allowed` ids when given.
+
+        First the closest few times `limit` under the filters alone (the index's work on PostgreSQL, a scan
+        on SQLite), then the allowed set in one query over those few; only when that leaves too few (a rule
+        hides much) is the exact, filtered search run.
+        """
+        rows = self._filtered(filters).filter(dims=len(vector))
+        pool = limit * 4 + 20
+        candidates = self._closest(rows, vector, pool)
+        if allowed is not None:
+            permitted = set(MemoryVector.objects.filter(id__in=[i for i, _ in candidates])
+                            .filter(id__in=allowed).values_list("id", flat=True))
+            kept = [(i, score) for i, score in candidates if i in permitted]
+            if len(kept) < limit and len(candidates) == pool:
+                kept = self._closest(rows.filter(id__in=allowed), vector, limit, exact=True)
+            candidates = kept
+        return candidates[:limit]
 
     @staticmethod
-    def _hits(rows: QuerySet, distance: CosineDistance, top_k: int) -> list[VectorHit]:
-        found = rows.annotate(distance=distance).order_by("distance").values_list("id", "payload", "distance")[:top_k]
-        return [VectorHit(id=str(i), score=max(0.0, 1.0 - d), payload=p) for i, p, d in found]
+    def _closest(rows: QuerySet, vector, count: int, exact: bool = False) -> list[tuple]:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # HNSW returns at most ef_search rows: ask for as many as wanted.
+                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(40, min(count, 1000)))])
+        distance = CosineDistance(vector, indexed=not exact)
+        found = rows.annotate(distance=distance).order_by("distance").values_list("id", "distance")[:count]
+        return [(i, max(0.0, 1.0 - d)) for i, d in found]
 
     def delete(self, vector_id):
         self._rows().filter(id=vector_id).delete()

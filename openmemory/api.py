@@ -1,0 +1,53 @@
+"""What every REST view shares: whose data a request acts on, paging, epoch times."""
+import math
+from datetime import datetime, timezone
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from openmemory.errors import AccessDenied, NotFound
+
+MAX_PAGE_SIZE = 100
+
+
+def acting_user(request, user_id: str | None) -> AbstractUser:
+    """The user a request acts on: the caller, or (staff only) the user its `user_id` names."""
+    caller = request.user
+    if not user_id or user_id == caller.get_username():
+        return caller
+    if not caller.is_staff:
+        raise AccessDenied(f"Your token belongs to '{caller.get_username()}', not to '{user_id}'.")
+    user = get_user_model().objects.filter(username=user_id).first()
+    if user is None:
+        raise NotFound(f"No user '{user_id}'.")
+    return user
+
+
+def epoch(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+def from_epoch(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
+
+
+class PageIn(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, default=1)
+    size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
+
+
+class PageSizeIn(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
+
+
+def page_of(queryset: QuerySet, page: int, size: int) -> tuple[list, int]:
+    """(the items of one page, the total): two queries however large the set."""
+    total = queryset.count()
+    return list(queryset[(page - 1) * size: page * size]), total
+
+
+def memory_page_body(items: list[dict], total: int, page: int, size: int) -> dict:
+    return {"items": items, "total": total, "page": page, "size": size, "pages": math.ceil(total / size) if total else 0}
