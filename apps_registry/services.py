@@ -32,3 +32,28 @@ def app_set_active(*, app: App, is_active: bool) -> App:
         app.is_active = is_active
         app.save(update_fields=["is_active", "updated_at"])
     return app
+
+
+def access_rule_create(*, app: App, effect: str, memory=None) -> "AccessControl":
+    from apps_registry.models import AccessControl
+    from openmemory.errors import Conflict
+
+    rule, created = AccessControl.objects.get_or_create(app=app, memory=memory, effect=effect)
+    if not created:
+        raise Conflict("The app already has that rule.")
+    return rule
+
+
+def access_rule_delete(*, rule) -> None:
+    rule.delete()
+
+
+def archive_policy_create(*, owner, criteria_type: str, criteria_id, days_to_archive: int):
+    from apps_registry.models import ArchivePolicy
+
+    return ArchivePolicy.objects.create(owner=owner, criteria_type=criteria_type, criteria_id=criteria_id,
+                                        days_to_archive=days_to_archive)
+
+
+def archive_policy_delete(*, policy) -> None:
+    policy.delete()

@@ -67,3 +67,60 @@ def memory_history(*, memory: Memory) -> list[dict]:
         for change in MemoryStatusHistory.objects.filter(memory=memory).select_related("changed_by")
     ]
     return sorted(content + states, key=lambda entry: entry["at"])
+
+
+_SORT_FIELDS = {"memory": "content", "categories": "first_category", "app_name": "app__name", "created_at": "created_at"}
+
+
+def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category_names=None, search_query: str = "",
+                from_date=None, to_date=None, show_archived: bool = False, sort_column: str | None = None,
+                sort_direction: str = "desc") -> QuerySet[Memory]:
+    """The user's memories for the listing views: never deleted, archived only when asked for."""
+    from django.db.models import Min
+
+    hidden = [Memory.State.DELETED] if show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
+    memories = Memory.objects.filter(owner=user).exclude(state__in=hidden)
+    if app_ids:
+        memories = memories.filter(app_id__in=app_ids)
+    if category_ids:
+        memories = memories.filter(Exists(Memory.categories.through.objects.filter(
+            memory_id=OuterRef("id"), category_id__in=category_ids)))
+    memories = memories_with_category_names(memories, category_names)
+    if search_query:
+        memories = memories.filter(content__icontains=search_query)
+    if from_date:
+        memories = memories.filter(created_at__gte=from_date)
+    if to_date:
+        memories = memories.filter(created_at__lte=to_date)
+    field = _SORT_FIELDS.get(sort_column or "created_at", "created_at")
+    if field == "first_category":
+        memories = memories.annotate(first_category=Min("categories__name"))
+    order = field if sort_direction == "asc" else f"-{field}"
+    return memories.select_related("app").prefetch_related("categories").order_by(order, "-id")
+
+
+def memory_related(*, memory: Memory) -> QuerySet[Memory]:
+    """The owner's other live memories sharing categories with this one: most shared first, then newest."""
+    from django.db.models import Count
+
+    category_ids = memory.categories.values("id")
+    return (
+        Memory.objects.filter(owner_id=memory.owner_id, categories__in=category_ids)
+        .exclude(id=memory.id).exclude(state__in=[Memory.State.DELETED, Memory.State.ARCHIVED])
+        .annotate(shared=Count("categories")).order_by("-shared", "-created_at")
+        .select_related("app").prefetch_related("categories")
+    )
+
+
+def categories_in_use(*, user: AbstractUser) -> QuerySet:
+    from memories.models import Category
+
+    live = Memory.objects.filter(owner=user).exclude(state__in=[Memory.State.DELETED, Memory.State.ARCHIVED])
+    return Category.objects.filter(Exists(Memory.categories.through.objects.filter(
+        category_id=OuterRef("id"), memory_id__in=live.values("id")))).order_by("name")
+
+
+def memory_access_logs(*, memory: Memory) -> QuerySet:
+    from memories.models import MemoryAccessLog
+
+    return MemoryAccessLog.objects.filter(memory=memory).select_related("app").order_by("-accessed_at")

@@ -1,5 +1,6 @@
 """Everything that can happen to a memory. `grep -n "def memory_" memories/services.py` lists it all."""
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -130,17 +131,47 @@ def memory_set_state(*, memory: Memory, state: str, actor: AbstractUser | None) 
     return memory
 
 
-def memory_search(*, user: AbstractUser, app: App, query: str, limit: int = 10, categories: list[str] | None = None):
-    """The app's readable memories closest in meaning to the query, as [(memory, score)]; logs the access."""
+def memories_of_user(*, user: AbstractUser, ids) -> "QuerySet[Memory]":
+    return Memory.objects.filter(owner=user, id__in=ids)
+
+
+def memories_pause(*, user: AbstractUser, state: str, memory_ids=None, category_ids=None, app: App | None = None,
+                   all_for_app: bool = False, global_pause: bool = False) -> int:
+    """OpenMemory's pause action: pause (or resume) memories picked by id, category, app or all of the user's."""
+    memories = Memory.objects.filter(owner=user)
+    if not global_pause:
+        picked = Memory.objects.none()
+        if memory_ids:
+            picked = picked | memories.filter(id__in=memory_ids)
+        if category_ids:
+            picked = picked | memories.filter(categories__id__in=category_ids)
+        if app is not None:
+            picked = picked | memories.filter(app=app)
+        memories = memories.filter(id__in=picked.values("id"))
+    return memories_set_state(memories=memories, state=state, actor=user)
+
+
+def memory_search(*, user: AbstractUser, query: str, app: App | None = None, limit: int = 10,
+                  categories: list[str] | None = None, metadata: dict | None = None) -> list[tuple[Memory, float]]:
+    """The readable memories closest in meaning to the query, as [(memory, score)], best first.
+
+    As an app: what its access rules let it read, and the access is logged. As the user: all active memories.
+    """
     from memories.selectors import memories_with_category_names
 
-    app_require_active(app)
-    allowed = memories_with_category_names(memories_readable_by_app(app=app), categories)
+    if app is not None:
+        allowed = memories_readable_by_app(app=app_require_active(app))
+    else:
+        allowed = Memory.objects.filter(owner=user, state=Memory.State.ACTIVE)
+    allowed = memories_with_category_names(allowed, categories)
+    for key, value in (metadata or {}).items():
+        allowed = allowed.filter(**{f"metadata__{key}": value})
     hits = get_engine().search(query=query, user_id=user.get_username(), allowed=allowed.values("id"), limit=limit)
     by_id = {str(m.id): m for m in Memory.objects.select_related("app").prefetch_related("categories")
              .filter(id__in=[memory_id for memory_id, _ in hits])}
     found = [(by_id[memory_id], score) for memory_id, score in hits if memory_id in by_id]
-    memory_access_log_write(memories=[m for m, _ in found], app=app, access_type="search", metadata={"query": query})
+    if app is not None:
+        memory_access_log_write(memories=[m for m, _ in found], app=app, access_type="search", metadata={"query": query})
     return found
 
 
@@ -204,4 +235,18 @@ def config_problems(document) -> list[str]:
             problems.append(f"'mem0.{section}' must be an object with 'provider' and 'config'.")
         elif value.get("provider") not in names:
             problems.append(f"Unknown {section} provider {value.get('provider')!r}; supported: {', '.join(names)}.")
-    return problems
+    return problems + [f"'{path}' holds a literal secret: give it as \"env:NAME\" and set NAME in the server's "
+                       "environment." for path in literal_secrets(document)]
+
+
+_SECRET_KEY = re.compile(r"(api_?key|secret|password|passwd|token|credential)", re.IGNORECASE)
+
+
+def literal_secrets(value, path: str = "") -> list[str]:
+    """Where a document holds a secret as a literal instead of an env:NAME reference."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in literal_secrets(item, f"{path}.{key}".strip("."))]
+    last = path.rsplit(".", 1)[-1]
+    if isinstance(value, str) and value and _SECRET_KEY.search(last) and not value.startswith("env:"):
+        return [path]
+    return []

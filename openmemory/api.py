@@ -51,3 +51,5 @@ def page_of(queryset: QuerySet, page: int, size: int) -> tuple[list, int]:
 
 def memory_page_body(items: list[dict], total: int, page: int, size: int) -> dict:
     return {"items": items, "total": total, "page": page, "size": size, "pages": math.ceil(total / size) if total else 0}
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"

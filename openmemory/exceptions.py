@@ -34,9 +34,17 @@ def api_exception_handler(exc, context):
 
 
 def _validation_body(detail) -> dict:
+    """A sentence naming each field and what is wrong with it, plus DRF's field errors as they are."""
+    body = {"detail": " ".join(_sentences(detail)) or "Invalid input.", "code": "invalid"}
     if isinstance(detail, dict):
-        fields = ", ".join(sorted(str(name) for name in detail))
-        return {"detail": f"Invalid input in: {fields}.", "code": "invalid", "errors": detail}
+        body["errors"] = detail
+    return body
+
+
+def _sentences(detail, field: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        return [s for key, value in detail.items()
+                for s in _sentences(value, "" if key == "non_field_errors" else f"{field}.{key}".strip("."))]
     if isinstance(detail, list):
-        return {"detail": " ".join(str(item) for item in detail), "code": "invalid"}
-    return {"detail": str(detail), "code": "invalid"}
+        return [s for item in detail for s in _sentences(item, field)]
+    return [f"{field}: {detail}" if field else str(detail)]

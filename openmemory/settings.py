@@ -78,6 +78,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "openmemory.urls"
+APPEND_SLASH = False  # the API accepts paths with and without the trailing slash itself
 ASGI_APPLICATION = "openmemory.asgi.application"
 WSGI_APPLICATION = "openmemory.wsgi.application"
 
@@ -165,6 +166,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "openmemory.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # Per user (each token acts as one user): one client cannot starve the rest. 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="1200/min")},
 }
 
 SPECTACULAR_SETTINGS = {

@@ -47,3 +47,11 @@ class Me(APIView):
     )
     def get(self, request):
         return Response({"user_id": request.user.get_username(), "is_staff": request.user.is_staff})
+
+
+def not_found(request, exception=None):
+    return JsonResponse({"detail": f"No endpoint at {request.path}.", "code": "not_found"}, status=404)
+
+
+def server_error(request):
+    return JsonResponse({"detail": "The server failed; the error is logged.", "code": "server_error"}, status=500)

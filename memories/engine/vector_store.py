@@ -104,8 +104,8 @@ class DatabaseVectorStore:
         pool = limit * 4 + 20
         candidates = self._closest(rows, vector, pool)
         if allowed is not None:
-            permitted = set(MemoryVector.objects.filter(id__in=[i for i, _ in candidates])
-                            .filter(id__in=allowed).values_list("id", flat=True))
+            # The rules are checked for the few candidates only (allowed is a query of Memory ids).
+            permitted = set(allowed.filter(id__in=[i for i, _ in candidates]).values_list("id", flat=True))
             kept = [(i, score) for i, score in candidates if i in permitted]
             if len(kept) < limit and len(candidates) == pool:
                 kept = self._closest(rows.filter(id__in=allowed), vector, limit, exact=True)

@@ -1,0 +1,66 @@
+from django.contrib.auth.models import AbstractUser
+from django.db.models import Count, IntegerField, Max, Min, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from apps_registry.models import AccessControl, App, ArchivePolicy
+from memories.models import Memory, MemoryAccessLog
+from openmemory.errors import NotFound
+
+_SORTS = {"name": "name", "memories": "total_memories_created", "memories_accessed": "total_memories_accessed"}
+
+
+def _count(subquery: QuerySet):
+    return Coalesce(Subquery(subquery.values("app_id").annotate(n=Count("*")).values("n")[:1]), Value(0),
+                    output_field=IntegerField())
+
+
+def apps_with_counts(*, user: AbstractUser) -> QuerySet[App]:
+    """The user's apps with their figures, each a subquery: one query however many apps and memories."""
+    created = Memory.objects.filter(app_id=OuterRef("id")).exclude(state=Memory.State.DELETED)
+    accessed = MemoryAccessLog.objects.filter(app_id=OuterRef("id"))
+    accessed_memories = Coalesce(Subquery(accessed.values("app_id").annotate(n=Count("memory_id", distinct=True))
+                                          .values("n")[:1]), Value(0), output_field=IntegerField())
+    return App.objects.filter(owner=user).annotate(total_memories_created=_count(created),
+                                                    total_memories_accessed=accessed_memories)
+
+
+def app_list(*, user: AbstractUser, name: str = "", is_active: bool | None = None, sort_by: str = "name",
+             sort_direction: str = "asc") -> QuerySet[App]:
+    apps = apps_with_counts(user=user)
+    if name:
+        apps = apps.filter(name__icontains=name)
+    if is_active is not None:
+        apps = apps.filter(is_active=is_active)
+    field = _SORTS.get(sort_by, "name")
+    return apps.order_by(field if sort_direction == "asc" else f"-{field}", "id")
+
+
+def app_get(*, user: AbstractUser, app_id) -> App:
+    app = apps_with_counts(user=user).filter(id=app_id).first()
+    if app is None:
+        raise NotFound("No app with that id.")
+    return app
+
+
+def app_access_times(*, app: App) -> dict:
+    return MemoryAccessLog.objects.filter(app=app).aggregate(first_accessed=Min("accessed_at"),
+                                                             last_accessed=Max("accessed_at"))
+
+
+def app_memories(*, app: App) -> QuerySet[Memory]:
+    return (Memory.objects.filter(app=app).exclude(state=Memory.State.DELETED)
+            .select_related("app").prefetch_related("categories").order_by("-created_at", "-id"))
+
+
+def app_accessed_memories(*, app: App) -> QuerySet:
+    """(memory id, access count) of what the app read, most read first."""
+    return (MemoryAccessLog.objects.filter(app=app).exclude(memory__state=Memory.State.DELETED)
+            .values("memory_id").annotate(access_count=Count("id")).order_by("-access_count", "memory_id"))
+
+
+def access_rules(*, app: App) -> QuerySet[AccessControl]:
+    return AccessControl.objects.filter(app=app).order_by("created_at")
+
+
+def archive_policies(*, user: AbstractUser) -> QuerySet[ArchivePolicy]:
+    return ArchivePolicy.objects.filter(owner=user).order_by("created_at")

@@ -1,0 +1,140 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps_registry import selectors, services
+from apps_registry import serializers as s
+from apps_registry.models import AccessControl, ArchivePolicy
+from memories.models import Category, Memory
+from memories.serializers import MemoryOut
+from openmemory.api import PageSizeIn, acting_user, page_of
+from openmemory.errors import NotFound
+
+TAG = ["apps"]
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class AppCollection(APIView):
+    @extend_schema(tags=TAG, summary="The caller's apps with their figures", parameters=[s.AppListIn], operation_id="apps_list",
+                   responses=s.AppPageOut)
+    def get(self, request):
+        data = _valid(s.AppListIn, request.query_params)
+        user = acting_user(request, data.get("user_id"))
+        apps, total = page_of(selectors.app_list(user=user, name=data.get("name", ""), is_active=data["is_active"],
+                                                 sort_by=data["sort_by"], sort_direction=data["sort_direction"]),
+                              data["page"], data["page_size"])
+        return Response({"total": total, "page": data["page"], "page_size": data["page_size"],
+                         "apps": s.AppOut(apps, many=True).data})
+
+
+class AppDetail(APIView):
+    @extend_schema(tags=TAG, summary="One app", responses=s.AppDetailOut)
+    def get(self, request, app_id):
+        app = selectors.app_get(user=request.user, app_id=app_id)
+        return Response(s.AppDetailOut({**vars(app), **selectors.app_access_times(app=app)}).data)
+
+    @extend_schema(tags=TAG, summary="Pause or resume an app (is_active in the query or the body)",
+                   request=s.AppUpdateIn, parameters=[s.AppUpdateIn], responses=s.StatusOut)
+    def put(self, request, app_id):
+        app = selectors.app_get(user=request.user, app_id=app_id)
+        source = request.data if "is_active" in request.data else request.query_params
+        data = _valid(s.AppUpdateIn, source)
+        services.app_set_active(app=app, is_active=data["is_active"])
+        return Response({"status": "success", "message": f"App '{app.name}' {'resumed' if data['is_active'] else 'paused'}."})
+
+
+class AppMemories(APIView):
+    @extend_schema(tags=TAG, summary="Memories the app created", parameters=[PageSizeIn], responses=s.AppMemoriesOut)
+    def get(self, request, app_id):
+        data = _valid(PageSizeIn, request.query_params)
+        app = selectors.app_get(user=request.user, app_id=app_id)
+        memories, total = page_of(selectors.app_memories(app=app), data["page"], data["page_size"])
+        return Response({"total": total, "page": data["page"], "page_size": data["page_size"],
+                         "memories": MemoryOut(memories, many=True).data})
+
+
+class AppAccessed(APIView):
+    @extend_schema(tags=TAG, summary="Memories the app read, most read first", parameters=[PageSizeIn],
+                   responses=s.AppAccessedOut)
+    def get(self, request, app_id):
+        data = _valid(PageSizeIn, request.query_params)
+        app = selectors.app_get(user=request.user, app_id=app_id)
+        counts, total = page_of(selectors.app_accessed_memories(app=app), data["page"], data["page_size"])
+        memories = Memory.objects.select_related("app").prefetch_related("categories").in_bulk(
+            [row["memory_id"] for row in counts])
+        items = [{"memory": MemoryOut(memories[row["memory_id"]]).data, "access_count": row["access_count"]}
+                 for row in counts if row["memory_id"] in memories]
+        return Response({"total": total, "page": data["page"], "page_size": data["page_size"], "memories": items})
+
+
+def _rule_out(rule: AccessControl) -> dict:
+    return s.AccessRuleOut({"id": rule.id, "app_id": rule.app_id, "effect": rule.effect, "memory_id": rule.memory_id,
+                            "created_at": rule.created_at}).data
+
+
+class AccessRules(APIView):
+    @extend_schema(tags=TAG, summary="The app's access rules", responses=s.AccessRuleOut(many=True))
+    def get(self, request, app_id):
+        app = selectors.app_get(user=request.user, app_id=app_id)
+        return Response([_rule_out(rule) for rule in selectors.access_rules(app=app)])
+
+    @extend_schema(tags=TAG, summary="Allow or deny the app one memory, or all", request=s.AccessRuleIn,
+                   responses={201: s.AccessRuleOut})
+    def post(self, request, app_id):
+        app = selectors.app_get(user=request.user, app_id=app_id)
+        data = _valid(s.AccessRuleIn, request.data)
+        memory = None
+        if data.get("memory_id"):
+            memory = Memory.objects.filter(owner=request.user, id=data["memory_id"]).first()
+            if memory is None:
+                raise NotFound("No memory with that id.")
+        rule = services.access_rule_create(app=app, effect=data["effect"], memory=memory)
+        return Response(_rule_out(rule), status=status.HTTP_201_CREATED)
+
+
+class AccessRuleDetail(APIView):
+    @extend_schema(tags=TAG, summary="Remove an access rule", responses={204: None})
+    def delete(self, request, app_id, rule_id):
+        app = selectors.app_get(user=request.user, app_id=app_id)
+        rule = selectors.access_rules(app=app).filter(id=rule_id).first()
+        if rule is None:
+            raise NotFound("No access rule with that id.")
+        services.access_rule_delete(rule=rule)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ArchivePolicies(APIView):
+    @extend_schema(tags=["archive policies"], summary="The caller's archive policies",
+                   responses=s.ArchivePolicyOut(many=True))
+    def get(self, request):
+        return Response(s.ArchivePolicyOut(selectors.archive_policies(user=request.user), many=True).data)
+
+    @extend_schema(tags=["archive policies"], summary="Archive memories older than N days (all, an app's, a category's)",
+                   request=s.ArchivePolicyIn, responses={201: s.ArchivePolicyOut})
+    def post(self, request):
+        data = _valid(s.ArchivePolicyIn, request.data)
+        user = acting_user(request, data.get("user_id"))
+        criteria_id = data.get("criteria_id")
+        if data["criteria_type"] == ArchivePolicy.Criteria.APP and not user.apps.filter(id=criteria_id).exists():
+            raise NotFound("No app with that id.")
+        if data["criteria_type"] == ArchivePolicy.Criteria.CATEGORY and not Category.objects.filter(id=criteria_id).exists():
+            raise NotFound("No category with that id.")
+        policy = services.archive_policy_create(owner=user, criteria_type=data["criteria_type"],
+                                                criteria_id=criteria_id, days_to_archive=data["days_to_archive"])
+        return Response(s.ArchivePolicyOut(policy).data, status=status.HTTP_201_CREATED)
+
+
+class ArchivePolicyDetail(APIView):
+    @extend_schema(tags=["archive policies"], summary="Remove an archive policy", responses={204: None})
+    def delete(self, request, policy_id):
+        policy = selectors.archive_policies(user=request.user).filter(id=policy_id).first()
+        if policy is None:
+            raise NotFound("No archive policy with that id.")
+        services.archive_policy_delete(policy=policy)
+        return Response(status=status.HTTP_204_NO_CONTENT)

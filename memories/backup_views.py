@@ -1,0 +1,69 @@
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from memories.backup import backup_export, backup_import
+from openmemory.api import acting_user, from_epoch
+
+TAG = ["backup"]
+MAX_IMPORT_BYTES = 200 * 1024 * 1024
+
+
+class ExportIn(serializers.Serializer):
+    user_id = serializers.CharField(required=False, max_length=150)
+    app_id = serializers.UUIDField(required=False)
+    from_date = serializers.IntegerField(required=False, min_value=0)
+    to_date = serializers.IntegerField(required=False, min_value=0)
+
+
+class ImportIn(serializers.Serializer):
+    file = serializers.FileField(help_text="A zip with memories.json (and memories.jsonl.gz), as export makes it.")
+    user_id = serializers.CharField(required=False, max_length=150)
+
+    def validate_file(self, file):
+        if file.size > MAX_IMPORT_BYTES:
+            raise serializers.ValidationError(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
+        return file
+
+
+class ImportOut(serializers.Serializer):
+    imported = serializers.IntegerField()
+    overwritten = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    categories = serializers.IntegerField()
+    embedded = serializers.IntegerField()
+
+
+class ExportView(APIView):
+    @extend_schema(tags=TAG, summary="Download the user's memories as a zip", request=ExportIn,
+                   responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def post(self, request):
+        data = ExportIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        data = data.validated_data
+        user = acting_user(request, data.get("user_id"))
+        archive = backup_export(user=user, app_id=data.get("app_id"), from_date=from_epoch(data.get("from_date")),
+                                to_date=from_epoch(data.get("to_date")))
+        return FileResponse(archive, as_attachment=True, filename=f"memories_export_{user.username}.zip",
+                            content_type="application/zip")
+
+
+class ImportView(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(tags=TAG, summary="Restore memories from an export zip (they are embedded again)",
+                   request={"multipart/form-data": ImportIn}, responses=ImportOut,
+                   parameters=[OpenApiParameter("mode", enum=["skip", "overwrite"], default="overwrite",
+                                                description="What to do with a memory that is already here.")])
+    def post(self, request):
+        data = ImportIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        mode = request.query_params.get("mode", "overwrite")
+        if mode not in ("skip", "overwrite"):
+            raise serializers.ValidationError({"mode": "mode is 'skip' or 'overwrite'."})
+        user = acting_user(request, data.validated_data.get("user_id"))
+        return Response(backup_import(user=user, upload=data.validated_data["file"], mode=mode))

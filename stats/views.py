@@ -1,0 +1,30 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps_registry.selectors import apps_with_counts
+from apps_registry.serializers import AppOut
+from memories.models import Memory
+from openmemory.api import acting_user
+
+
+class StatsIn(serializers.Serializer):
+    user_id = serializers.CharField(required=False, max_length=150)
+
+
+class StatsOut(serializers.Serializer):
+    total_memories = serializers.IntegerField(help_text="Not counting deleted memories.")
+    total_apps = serializers.IntegerField()
+    apps = AppOut(many=True)
+
+
+class Stats(APIView):
+    @extend_schema(tags=["stats"], summary="The user's figures", parameters=[StatsIn], responses=StatsOut)
+    def get(self, request):
+        data = StatsIn(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        user = acting_user(request, data.validated_data.get("user_id"))
+        apps = list(apps_with_counts(user=user).order_by("name"))
+        total = Memory.objects.filter(owner=user).exclude(state=Memory.State.DELETED).count()
+        return Response({"total_memories": total, "total_apps": len(apps), "apps": AppOut(apps, many=True).data})
