@@ -2,6 +2,7 @@
 import gzip
 import io
 import json
+import shutil
 import tempfile
 import zipfile
 from datetime import datetime, timezone
@@ -35,13 +36,17 @@ def backup_export(*, user: AbstractUser, app_id=None, from_date=None, to_date=No
         memories = memories.filter(created_at__gte=from_date)
     if to_date:
         memories = memories.filter(created_at__lte=to_date)
-    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    out, lines_file = (tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) for _ in range(2))
+    meta = {"app_id_filter": str(app_id) if app_id else None, "from_date": _iso(from_date), "to_date": _iso(to_date)}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # A zip takes one entry at a time: the lines go to their own spool meanwhile.
         with archive.open("memories.json", "w", force_zip64=True) as rows, \
-                archive.open("memories.jsonl.gz", "w", force_zip64=True) as lines_raw, \
-                gzip.GzipFile(fileobj=lines_raw, mode="wb") as lines:
-            _write_export(rows, lines, user, memories, {"app_id_filter": str(app_id) if app_id else None,
-                                                        "from_date": _iso(from_date), "to_date": _iso(to_date)})
+                gzip.GzipFile(fileobj=lines_file, mode="wb") as lines:
+            _write_export(rows, lines, user, memories, meta)
+        lines_file.seek(0)
+        with archive.open("memories.jsonl.gz", "w", force_zip64=True) as entry:
+            shutil.copyfileobj(lines_file, entry)
+    lines_file.close()
     out.seek(0)
     return out
 

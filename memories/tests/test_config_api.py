@@ -1,0 +1,58 @@
+import pytest
+
+from conftest import client_for
+from memories.services import memory_create
+
+
+@pytest.fixture
+def staff_client(staff):
+    return client_for(staff)
+
+
+def test_config_document_and_sections(staff_client):
+    body = staff_client.get("/api/v1/config/").json()
+    assert body["mem0"]["llm"] is None and body["mem0"]["embedder"]["provider"] == "local"
+    patched = staff_client.patch("/api/v1/config", {"openmemory": {"custom_instructions": "Only facts about food."}},
+                                 format="json").json()
+    assert patched["openmemory"]["custom_instructions"] == "Only facts about food."
+    assert patched["mem0"]["embedder"]["provider"] == "local"
+    llm = {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:OPENAI_API_KEY"}}
+    assert staff_client.put("/api/v1/config/mem0/llm", llm, format="json").json() == llm
+    assert staff_client.get("/api/v1/config/mem0/llm/").json() == llm
+    assert staff_client.post("/api/v1/config/reset").json()["mem0"]["llm"] is None
+
+
+def test_unknown_providers_and_literal_secrets_are_refused(staff_client):
+    response = staff_client.put("/api/v1/config/mem0/llm", {"provider": "skynet", "config": {}}, format="json")
+    assert response.status_code == 400 and "Unknown llm provider 'skynet'" in response.json()["detail"]
+    secret = "sk-live-123456"
+    response = staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {"api_key": secret}},
+                                format="json")
+    assert response.status_code == 400 and "env:NAME" in response.json()["detail"]
+    assert secret not in response.content.decode()
+    assert staff_client.get("/api/v1/config").json()["mem0"]["llm"] is None
+
+
+def test_only_staff_change_the_configuration(alice_client):
+    assert alice_client.get("/api/v1/config").status_code == 200
+    response = alice_client.patch("/api/v1/config", {"openmemory": {"custom_instructions": "x"}}, format="json")
+    assert response.status_code == 403
+
+
+def test_a_config_change_reaches_the_engine_on_its_next_operation(staff_client, alice, alice_app, monkeypatch):
+    from memories.tests.llm_server import FakeLLM
+
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-test")
+    with FakeLLM() as llm:
+        llm.reply('{"memory": [{"id": "0", "text": "Likes jazz"}]}')
+        staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {
+            "model": "m", "api_key": "env:TEST_LLM_KEY", "openai_base_url": llm.url}}, format="json")
+        result = memory_create(user=alice, app=alice_app, text="I really enjoy listening to jazz", infer=True)
+    assert result.path == "llm" and [m.content for m in result.memories] == ["Likes jazz"]
+
+
+def test_an_unset_secret_reference_is_a_503(staff_client, alice_client):
+    staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {"api_key": "env:NOT_SET_ANYWHERE"}},
+                     format="json")
+    response = alice_client.post("/api/v1/memories/", {"text": "hello"}, format="json")
+    assert response.status_code == 503 and "NOT_SET_ANYWHERE" in response.json()["detail"]
