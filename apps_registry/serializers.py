@@ -2,16 +2,16 @@ from rest_framework import serializers
 
 from apps_registry.models import AccessControl, ArchivePolicy
 from memories.serializers import MemoryOut
-from openmemory.api import MAX_PAGE_SIZE
+from openmemory.api import MAX_PAGE_SIZE, PageField, UserIdField
 
 
 class AppListIn(serializers.Serializer):
-    user_id = serializers.CharField(required=False, max_length=150)
+    user_id = UserIdField()
     name = serializers.CharField(required=False, allow_blank=True, max_length=100)
     is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
     sort_by = serializers.ChoiceField(choices=["name", "memories", "memories_accessed"], default="name")
     sort_direction = serializers.ChoiceField(choices=["asc", "desc"], default="asc")
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = PageField()
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
 
 
@@ -80,7 +80,7 @@ class AccessRuleOut(serializers.Serializer):
 
 
 class ArchivePolicyIn(serializers.Serializer):
-    user_id = serializers.CharField(required=False, max_length=150)
+    user_id = UserIdField()
     criteria_type = serializers.ChoiceField(choices=ArchivePolicy.Criteria.choices)
     criteria_id = serializers.UUIDField(required=False, allow_null=True)
     days_to_archive = serializers.IntegerField(min_value=1, max_value=36500)

@@ -1,8 +1,8 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 
-from apps_registry.models import App
-from openmemory.errors import AppPaused
+from apps_registry.models import AccessControl, App, ArchivePolicy
+from openmemory.errors import AppPaused, Conflict
 
 DEFAULT_APP = "openmemory"
 
@@ -34,10 +34,7 @@ def app_set_active(*, app: App, is_active: bool) -> App:
     return app
 
 
-def access_rule_create(*, app: App, effect: str, memory=None) -> "AccessControl":
-    from apps_registry.models import AccessControl
-    from openmemory.errors import Conflict
-
+def access_rule_create(*, app: App, effect: str, memory=None) -> AccessControl:
     rule, created = AccessControl.objects.get_or_create(app=app, memory=memory, effect=effect)
     if not created:
         raise Conflict("The app already has that rule.")
@@ -48,9 +45,7 @@ def access_rule_delete(*, rule) -> None:
     rule.delete()
 
 
-def archive_policy_create(*, owner, criteria_type: str, criteria_id, days_to_archive: int):
-    from apps_registry.models import ArchivePolicy
-
+def archive_policy_create(*, owner, criteria_type: str, criteria_id, days_to_archive: int) -> ArchivePolicy:
     return ArchivePolicy.objects.create(owner=owner, criteria_type=criteria_type, criteria_id=criteria_id,
                                         days_to_archive=days_to_archive)
 

@@ -7,22 +7,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from memories.backup import backup_export, backup_import
-from openmemory.api import acting_user, from_epoch
+from openmemory.api import EpochField, UserIdField, acting_user, from_epoch
 
 TAG = ["backup"]
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 
 
 class ExportIn(serializers.Serializer):
-    user_id = serializers.CharField(required=False, max_length=150)
+    user_id = UserIdField()
     app_id = serializers.UUIDField(required=False)
-    from_date = serializers.IntegerField(required=False, min_value=0)
-    to_date = serializers.IntegerField(required=False, min_value=0)
+    from_date = EpochField(required=False)
+    to_date = EpochField(required=False)
 
 
 class ImportIn(serializers.Serializer):
     file = serializers.FileField(help_text="A zip with memories.json (and memories.jsonl.gz), as export makes it.")
-    user_id = serializers.CharField(required=False, max_length=150)
+    user_id = UserIdField()
 
     def validate_file(self, file):
         if file.size > MAX_IMPORT_BYTES:

@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from memories import services
 from memories.selectors import config_current
+from openmemory.errors import NotFound
 
 TAG = ["config"]
 SECTIONS = {"llm": ("mem0", "llm"), "embedder": ("mem0", "embedder"), "vector_store": ("mem0", "vector_store"),
@@ -91,7 +92,9 @@ def section_view(name: str, serializer_class):
             document = config_current()[1]
             for key in keys:
                 document = document.get(key) or {}
-            return Response(document or None)
+            if not document:
+                raise NotFound(f"No {name} is configured: the default is in use.")
+            return Response(document)
 
         @extend_schema(tags=TAG, summary=f"Replace the {name} section", request=serializer_class,
                        responses=serializer_class)

@@ -5,7 +5,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from memories.models import Memory
-from openmemory.api import MAX_PAGE_SIZE, epoch
+from openmemory.api import MAX_PAGE_SIZE, EpochField, PageField, UserIdField, epoch
 
 METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SORT_COLUMNS = ["memory", "categories", "app_name", "created_at"]
@@ -13,7 +13,7 @@ MAX_IDS = 1000
 
 
 class UserIdIn(serializers.Serializer):
-    user_id = serializers.CharField(required=False, max_length=150, help_text="Defaults to the token's user.")
+    user_id = UserIdField()
 
 
 class MemoryOut(serializers.Serializer):
@@ -49,12 +49,12 @@ class MemoryPageOut(serializers.Serializer):
 
 
 class ListFiltersIn(UserIdIn):
-    from_date = serializers.IntegerField(required=False, min_value=0, help_text="Unix time, seconds.")
-    to_date = serializers.IntegerField(required=False, min_value=0, help_text="Unix time, seconds.")
+    from_date = EpochField(required=False)
+    to_date = EpochField(required=False)
     search_query = serializers.CharField(required=False, allow_blank=True, max_length=500)
     sort_column = serializers.ChoiceField(choices=SORT_COLUMNS, required=False)
     sort_direction = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = PageField()
     size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
 
     def validate(self, data):
@@ -159,7 +159,7 @@ class CategoriesOut(serializers.Serializer):
 
 
 class RelatedIn(UserIdIn):
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = PageField()
 
 
 class HistoryEntryOut(serializers.Serializer):

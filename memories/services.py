@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps_registry.models import App
@@ -131,7 +132,7 @@ def memory_set_state(*, memory: Memory, state: str, actor: AbstractUser | None) 
     return memory
 
 
-def memories_of_user(*, user: AbstractUser, ids) -> "QuerySet[Memory]":
+def memories_of_user(*, user: AbstractUser, ids) -> QuerySet[Memory]:
     return Memory.objects.filter(owner=user, id__in=ids)
 
 
@@ -219,7 +220,7 @@ def config_reset() -> Config:
 
 def config_problems(document) -> list[str]:
     """What is wrong with a configuration document, as sentences; empty when it is usable."""
-    from memories.engine import supported_providers
+    from memories.engine import section_problem, supported_providers
 
     if not isinstance(document, dict):
         return ["The configuration must be a JSON object."]
@@ -235,6 +236,8 @@ def config_problems(document) -> list[str]:
             problems.append(f"'mem0.{section}' must be an object with 'provider' and 'config'.")
         elif value.get("provider") not in names:
             problems.append(f"Unknown {section} provider {value.get('provider')!r}; supported: {', '.join(names)}.")
+        elif problem := section_problem(section, value):
+            problems.append(problem)
     return problems + [f"'{path}' holds a literal secret: give it as \"env:NAME\" and set NAME in the server's "
                        "environment." for path in literal_secrets(document)]
 

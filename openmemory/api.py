@@ -10,6 +10,8 @@ from rest_framework import serializers
 from openmemory.errors import AccessDenied, NotFound
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000
+MAX_EPOCH = 253_402_300_799  # the last second of year 9999
 
 
 def acting_user(request, user_id: str | None) -> AbstractUser:
@@ -33,13 +35,31 @@ def from_epoch(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
 
 
+class EpochField(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_value=MAX_EPOCH, help_text="Unix time, seconds.", **kwargs)
+
+
+class PageField(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_PAGE, default=1, **kwargs)
+
+
+class UserIdField(serializers.CharField):
+    """The OpenMemory user id; empty or absent means the token's user."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_blank=True, max_length=150,
+                         help_text="Defaults to the token's user; others' only for staff.", **kwargs)
+
+
 class PageIn(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = PageField()
     size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
 
 
 class PageSizeIn(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = PageField()
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
 
 

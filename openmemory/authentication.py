@@ -44,3 +44,35 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <key>` or `Bearer <key>`; `python manage.py create_token <user>` makes one.",
         }
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+class LocalNoAuthentication(authentication.BaseAuthentication):
+    """OPENMEMORY_LOCAL_NO_AUTH: a request from this machine with no token acts as the user_id it names.
+
+    For OpenMemory clients that send no credentials; off by default, and never for another address.
+    """
+
+    def authenticate(self, request):
+        from django.conf import settings
+
+        if not settings.OPENMEMORY_LOCAL_NO_AUTH:
+            return None
+        if authentication.get_authorization_header(request) or request.META.get("REMOTE_ADDR") not in LOOPBACK:
+            return None
+        user_id = request.query_params.get("user_id") or _body_user_id(request)
+        if not user_id:
+            return None
+        from openmemory.services import user_get_or_create
+
+        return user_get_or_create(username=str(user_id)[:150]), None
+
+
+def _body_user_id(request):
+    try:
+        data = request.data
+    except exceptions.ParseError:
+        return None
+    return data.get("user_id") if hasattr(data, "get") else None

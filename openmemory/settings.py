@@ -160,28 +160,32 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "openmemory.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "openmemory.authentication.LocalNoAuthentication",  # does nothing unless OPENMEMORY_LOCAL_NO_AUTH
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "openmemory.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "openmemory.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
     # Per user (each token acts as one user): one client cannot starve the rest. 429 with Retry-After.
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="1200/min")},
+    "DEFAULT_THROTTLE_CLASSES": ["openmemory.throttling.ApiUserThrottle"],
 }
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenMemory (Django)",
     "DESCRIPTION": "A self-hostable memory server for AI assistants: OpenMemory's REST API, with tokens.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],  # the docs hold no data: readable without a token
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])  # closed unless listed
 
 # OpenMemory clients send no credentials; this lets requests from 127.0.0.1 act as the user they name.
 OPENMEMORY_LOCAL_NO_AUTH = env.bool("OPENMEMORY_LOCAL_NO_AUTH", default=False)
+
 
 # The memory engine (see memories/engine.py); the Config row in the database layers over these.
 OPENMEMORY_DUPLICATE_THRESHOLD = env.float("OPENMEMORY_DUPLICATE_THRESHOLD", default=0.95)

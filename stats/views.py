@@ -6,11 +6,11 @@ from rest_framework.views import APIView
 from apps_registry.selectors import apps_with_counts
 from apps_registry.serializers import AppOut
 from memories.models import Memory
-from openmemory.api import acting_user
+from openmemory.api import UserIdField, acting_user
 
 
 class StatsIn(serializers.Serializer):
-    user_id = serializers.CharField(required=False, max_length=150)
+    user_id = UserIdField()
 
 
 class StatsOut(serializers.Serializer):

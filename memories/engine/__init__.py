@@ -17,6 +17,7 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: see
 from mem0 import Memory  # noqa: E402
 from mem0 import exceptions as mem0_errors  # noqa: E402
 from mem0.configs.vector_stores.qdrant import QdrantConfig  # noqa: E402,F401  (keeps mem0's config registry loaded)
+from mem0.configs.embeddings.base import BaseEmbedderConfig  # noqa: E402
 from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory  # noqa: E402
 
 from memories.config import embedder_dims  # noqa: E402
@@ -38,6 +39,29 @@ def supported_providers() -> dict[str, list[str]]:
         "embedder": sorted([LOCAL_EMBEDDER, *EmbedderFactory.provider_to_class]),
         "vector_store": sorted([DATABASE_STORE, *VectorStoreFactory.provider_to_class]),
     }
+
+
+def section_problem(name: str, section: dict) -> str | None:
+    """Why mem0 would refuse this provider's settings (checked without building a client), or None."""
+    provider, config = section.get("provider"), section.get("config") or {}
+    try:
+        if name == "llm":
+            LlmFactory.provider_to_class[provider][1](**config)
+        elif name == "embedder" and provider == LOCAL_EMBEDDER:
+            unknown = set(config) - {"model", "embedding_dims"}
+            if unknown or int(config.get("embedding_dims", 384)) != 384:
+                return "The local embedder takes only 'model' and 'embedding_dims' (384)."
+        elif name == "embedder":
+            BaseEmbedderConfig(**config)
+        elif name == "vector_store" and provider != DATABASE_STORE:
+            from mem0.vector_stores.configs import VectorStoreConfig
+
+            VectorStoreConfig(provider=provider, config={"collection_name": COLLECTION, **config})
+        elif name == "vector_store" and config:
+            return "The database vector store takes no settings."
+    except (TypeError, ValueError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+        return f"Invalid {name} settings for {provider!r}: {str(exc).splitlines()[0]}"
+    return None
 
 
 def resolve_secrets(value):

@@ -56,3 +56,14 @@ def test_an_unset_secret_reference_is_a_503(staff_client, alice_client):
                      format="json")
     response = alice_client.post("/api/v1/memories/", {"text": "hello"}, format="json")
     assert response.status_code == 503 and "NOT_SET_ANYWHERE" in response.json()["detail"]
+
+
+def test_provider_settings_mem0_would_refuse_are_a_400(staff_client):
+    response = staff_client.put("/api/v1/config/mem0/embedder", {"provider": "openai", "config": {"<": 1}}, format="json")
+    assert response.status_code == 400 and "Invalid embedder settings" in response.json()["detail"]
+    assert staff_client.get("/api/v1/config/mem0/embedder").json()["provider"] == "local"
+
+
+def test_an_unset_section_is_a_404(staff_client):
+    response = staff_client.get("/api/v1/config/mem0/llm")
+    assert response.status_code == 404 and "default" in response.json()["detail"]

@@ -3,7 +3,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.core.management import call_command
 from django.test import Client
 
