@@ -166,6 +166,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "openmemory.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "openmemory.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # the import view adds multipart itself
     "UNAUTHENTICATED_USER": None,
     # Per user (each token acts as one user): one client cannot starve the rest. 429 with Retry-After.
     "DEFAULT_THROTTLE_CLASSES": ["openmemory.throttling.ApiUserThrottle"],

@@ -18,5 +18,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
+handler400 = "openmemory.views.bad_request"
 handler404 = "openmemory.views.not_found"
 handler500 = "openmemory.views.server_error"

@@ -49,6 +49,11 @@ class Me(APIView):
         return Response({"user_id": request.user.get_username(), "is_staff": request.user.is_staff})
 
 
+def bad_request(request, exception=None):
+    return JsonResponse({"detail": "The request is malformed (too many fields, or a bad header).", "code": "invalid"},
+                        status=400)
+
+
 def not_found(request, exception=None):
     return JsonResponse({"detail": f"No endpoint at {request.path}.", "code": "not_found"}, status=404)
 

@@ -32,6 +32,7 @@ def test_app_detail_pause_and_resume(alice_client, alice_app, alice_memory):
     assert alice_app.is_active is False
     assert alice_client.post("/api/v1/memories/search", {"query": "x", "app_id": str(alice_app.id)},
                              format="json").status_code == 403
+    assert alice_client.put(f"/api/v1/apps/{alice_app.id}/", "null", content_type="application/json").status_code == 400
     alice_client.put(f"/api/v1/apps/{alice_app.id}/", {"is_active": True}, format="json")
     alice_app.refresh_from_db()
     assert alice_app.is_active is True
