@@ -43,7 +43,8 @@ class AppDetail(APIView):
                    request=s.AppUpdateIn, parameters=[s.AppUpdateIn], responses=s.StatusOut)
     def put(self, request, app_id):
         app = selectors.app_get(user=request.user, app_id=app_id)
-        source = request.data if isinstance(request.data, dict) and "is_active" in request.data else request.query_params
+        # A plain dict: DRF reads a missing boolean in a QueryDict as false, which would pause the app.
+        source = request.data if isinstance(request.data, dict) and "is_active" in request.data else request.query_params.dict()
         data = _valid(s.AppUpdateIn, source)
         services.app_set_active(app=app, is_active=data["is_active"])
         return Response({"status": "success", "message": f"App '{app.name}' {'resumed' if data['is_active'] else 'paused'}."})
