@@ -32,3 +32,7 @@ class EngineUnavailable(ApplicationError):
     """A dependency (embedder, LLM, vector store) failed in a way that may pass: retry later."""
 
     status_code, code = 503, "engine_unavailable"
+
+
+class NotAuthenticated(ApplicationError):
+    status_code, code = 401, "not_authenticated"

@@ -210,6 +210,7 @@ LOGGING = {
         "uvicorn.access": {"level": "WARNING"},
         "daphne.access": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
-        "mem0": {"level": "ERROR"},  # it warns on every start that spaCy (optional) is absent
+        "mem0": {"level": "ERROR"},
+        "mcp": {"level": "WARNING"},  # the SDK logs every stateless request at INFO  # it warns on every start that spaCy (optional) is absent
     },
 }

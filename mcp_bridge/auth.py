@@ -1,0 +1,45 @@
+"""Binding an MCP request to one user and one app, from its path and its token."""
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from apps_registry.services import app_get_or_create
+from mcp_bridge.identity import Identity
+from openmemory.authentication import LOOPBACK, key_from_header
+from openmemory.errors import AccessDenied, NotAuthenticated, NotFound
+from openmemory.services import token_user, user_get_or_create
+
+
+def token_from_scope(scope) -> str | None:
+    """`Authorization: Bearer|Token <key>`, or `?token=<key>` for clients that cannot set headers."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return key_from_header(value.decode("latin-1"))
+    tokens = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    return tokens[0] if tokens else None
+
+
+def _identity(key: str | None, user_id: str, client: str, address: str | None) -> Identity:
+    if key:
+        caller = token_user(key)
+        if caller is None:
+            raise NotAuthenticated("Invalid or revoked API token.")
+        user = caller if caller.get_username() == user_id else None
+        if user is None and not caller.is_staff:
+            raise AccessDenied(f"Your token belongs to '{caller.get_username()}', not to '{user_id}'.")
+        user = user or get_user_model().objects.filter(username=user_id).first()
+        if user is None:
+            raise NotFound(f"No user '{user_id}'.")
+    elif settings.OPENMEMORY_LOCAL_NO_AUTH and address in LOOPBACK:
+        user = user_get_or_create(username=user_id)
+    else:
+        raise NotAuthenticated("Send the user's API token: 'Authorization: Bearer <key>' or '?token=<key>'.")
+    return Identity(user=user, app=app_get_or_create(owner=user, name=client))
+
+
+async def identity_for(scope) -> Identity:
+    kwargs = scope["url_route"]["kwargs"]
+    address = (scope.get("client") or [None])[0]
+    return await sync_to_async(_identity)(token_from_scope(scope), kwargs["user_id"], kwargs["client"], address)
