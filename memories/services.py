@@ -115,9 +115,7 @@ def memories_set_state(*, memories, state: str, actor: AbstractUser | None, engi
     if state == Memory.State.DELETED:
         stamps = {"deleted_at": now}
         if not engine_done:
-            engine = get_engine()
-            for memory_id, _ in changing:
-                engine.delete(memory_id=str(memory_id))
+            get_engine().delete(memory_ids=[memory_id for memory_id, _ in changing])
     Memory.objects.filter(id__in=[i for i, _ in changing]).update(state=state, updated_at=now, **stamps)
     MemoryStatusHistory.objects.bulk_create(
         MemoryStatusHistory(memory_id=memory_id, old_state=old, new_state=state, changed_by=actor)

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import threading
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 
@@ -187,10 +188,22 @@ class Engine:
         with translated_errors("update the memory"):
             self.memory.update(str(memory_id), text=text)
 
-    def delete(self, *, memory_id: str) -> None:
-        with translated_errors("delete the memory"):
-            if self.memory.vector_store.get(vector_id=str(memory_id)) is not None:
-                self.memory.delete(str(memory_id))
+    def delete(self, *, memory_ids: list[str]) -> None:
+        """Remove the memories' vectors and record mem0's DELETE events; in a constant number of queries when
+        the vectors live in our database (mem0's own delete costs several queries per memory)."""
+        ids = [str(i) for i in memory_ids]
+        with translated_errors("delete the memories"):
+            if not self.stores_in_database:
+                for memory_id in ids:
+                    if self.store.get(vector_id=memory_id) is not None:
+                        self.memory.delete(memory_id)
+                return
+            removed = self.store.delete_many(ids)
+            now = datetime.now(timezone.utc).isoformat()
+            self.memory.db.batch_add_history([
+                {"memory_id": memory_id, "old_memory": payload.get("data"), "new_memory": None, "event": "DELETE",
+                 "created_at": payload.get("created_at"), "updated_at": now, "is_deleted": 1}
+                for memory_id, payload in removed.items()])
 
     def search(self, *, query: str, user_id: str, allowed, limit: int, threshold: float = 0.0) -> list[tuple[str, float]]:
         """(memory id, score), best first, among `allowed` (a query of memory ids decided in SQL)."""

@@ -125,6 +125,13 @@ class DatabaseVectorStore:
     def delete(self, vector_id):
         self._rows().filter(id=vector_id).delete()
 
+    def delete_many(self, vector_ids: list[str]) -> dict:
+        """Delete these vectors in two queries; returns {id: payload} of those that existed."""
+        rows = self._rows().filter(id__in=vector_ids)
+        removed = {str(i): payload for i, payload in rows.values_list("id", "payload")}
+        rows.delete()
+        return removed
+
     def update(self, vector_id, vector=None, payload=None):
         changes = {}
         if vector is not None:
