@@ -4,6 +4,16 @@ import numpy as np
 from django.db import models
 
 
+HNSW_EF_SEARCH = 200  # the HNSW candidate list on PostgreSQL: the most rows one index scan can give
+
+
+def configure_connection(sender, connection, **kwargs) -> None:
+    """connection_created: set the HNSW candidate list once per session (not a query per search)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+
+
 class EmbeddingField(models.Field):
     """A float vector: pgvector's `vector` on PostgreSQL, float32 bytes (sqlite-vec's format) on SQLite."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import F, FloatField, Func, QuerySet, Value
 
-from memories.fields import to_db_vector
+from memories.fields import HNSW_EF_SEARCH, to_db_vector
 from memories.models import MemoryVector
 
 # The filter key through which a selector hands over the set of memories the caller may read (a QuerySet of ids).
@@ -101,7 +101,8 @@ class DatabaseVectorStore:
         hides much) is the exact, filtered search run.
         """
         rows = self._filtered(filters).filter(dims=len(vector))
-        pool = limit * 4 + 20
+        # HNSW yields at most ef_search rows (set on each connection): a larger pool falls back to exact.
+        pool = min(limit * 4 + 20, HNSW_EF_SEARCH)
         candidates = self._closest(rows, vector, pool)
         if allowed is not None:
             # The rules are checked for the few candidates only (allowed is a query of Memory ids).
@@ -114,10 +115,6 @@ class DatabaseVectorStore:
 
     @staticmethod
     def _closest(rows: QuerySet, vector, count: int, exact: bool = False) -> list[tuple]:
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # HNSW returns at most ef_search rows: ask for as many as wanted.
-                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(max(40, min(count, 1000)))])
         distance = CosineDistance(vector, indexed=not exact)
         found = rows.annotate(distance=distance).order_by("distance").values_list("id", "distance")[:count]
         return [(i, max(0.0, 1.0 - d)) for i, d in found]

@@ -2,8 +2,6 @@ import io
 import json
 import zipfile
 
-from django.core.management import call_command
-
 from apps_registry.models import App
 from memories.models import Category, Memory
 from memories.services import memories_set_state, memory_create, memory_search
@@ -15,7 +13,7 @@ def _export(client) -> bytes:
     return b"".join(response.streaming_content)
 
 
-def test_export_then_import_into_an_empty_instance_reproduces_the_memories(alice_client, alice, alice_app, django_db_blocker):
+def test_export_then_import_into_an_empty_instance_reproduces_the_memories(alice_client, alice, alice_app):
     from apps_registry.services import app_get_or_create
 
     first = memory_create(user=alice, app=alice_app, text="Lives in Lisbon", metadata={"source": "chat"}, infer=False).memory
@@ -30,7 +28,15 @@ def test_export_then_import_into_an_empty_instance_reproduces_the_memories(alice
         assert set(zf.namelist()) == {"memories.json", "memories.jsonl.gz"}
         assert len(json.loads(zf.read("memories.json"))["memories"]) == 2
 
-    call_command("flush", "--no-input")  # an empty instance: no users, memories, apps, vectors
+    # An empty instance: no users (nor their memories, apps, tokens), categories, vectors or engine history.
+    from django.contrib.auth import get_user_model
+
+    from memories.models import MemoryChange, MemoryVector
+
+    get_user_model().objects.all().delete()
+    for model in (Category, MemoryVector, MemoryChange):
+        model.objects.all().delete()
+    assert not Memory.objects.exists() and not App.objects.exists()
     from conftest import client_for
     from openmemory.services import token_create, user_get_or_create
 
