@@ -25,5 +25,7 @@ class Command(BaseCommand):
             f"  API token:   {key}\n"
             f"  REST API:    {base_url}/api/v1/  (send 'Authorization: Token <token>')\n"
             f"  API docs:    {base_url}/api/docs/\n"
+            f"  MCP:         {base_url}/mcp/<client>/http/{user.username}   (streamable HTTP; also /sse/ and /ws/)\n"
+            f"               send 'Authorization: Bearer <token>', or add ?token=<token> to the URL\n"
             f"  Admin:       {base_url}/admin/  (set a password: .venv/bin/python manage.py changepassword {user.username})\n"
         )
