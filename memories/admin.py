@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from memories import services
+from memories.categorization import categorize_on_commit
 from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryStatusHistory
 
 _SHOWN_ROWS = 50
@@ -38,7 +39,13 @@ class MemoryAdmin(admin.ModelAdmin):
         _state_action(Memory.State.PAUSED, "Pause selected memories"),
         _state_action(Memory.State.ARCHIVED, "Archive selected memories"),
         _state_action(Memory.State.DELETED, "Delete selected memories (soft: state deleted, vector removed)"),
+        "recategorize",
     ]
+
+    @admin.action(description="Categorize selected memories again (in the background)")
+    def recategorize(self, request, queryset):
+        categorize_on_commit(list(queryset.exclude(state=Memory.State.DELETED)))
+        self.message_user(request, "Categorization queued.", messages.SUCCESS)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("categories")

@@ -24,8 +24,17 @@ class Mem0Section(serializers.Serializer):
     vector_store = ProviderSection(required=False, allow_null=True)
 
 
+class CategoryIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    examples = serializers.ListField(child=serializers.CharField(max_length=500), required=False, max_length=50,
+                                     help_text="A few typical memories of this category (offline matching uses them).")
+
+
 class OpenMemorySection(serializers.Serializer):
     custom_instructions = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=20000)
+    categories = CategoryIn(many=True, required=False, allow_null=True,
+                            help_text="Your own category taxonomy (both the LLM and the offline categorizer use it).")
 
 
 class ConfigDocument(serializers.Serializer):

@@ -2,6 +2,7 @@
 import logging
 import re
 import uuid
+from datetime import timedelta
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from apps_registry.models import App
 from apps_registry.services import app_get_or_create, app_require_active
+from memories.categorization import categorize_on_commit
 from memories.config import DEFAULT_CONFIG, deep_merge, embedder_dims, with_defaults
 from memories.engine import get_engine
 from memories.models import Config, Memory, MemoryAccessLog, MemoryStatusHistory, MemoryVector
@@ -60,6 +62,7 @@ def memory_create(*, user: AbstractUser, text: str, app: App | None = None, app_
     events = engine.add(text=text, user_id=user.get_username(), infer=infer,
                         metadata={**metadata, "app_id": str(app.id), "app_name": app.name})
     created = _mirror_events(events, user=user, app=app, metadata=metadata)
+    categorize_on_commit(created)
     return CreateResult(memories=created, events=events, path="llm" if infer and engine.has_llm else "verbatim")
 
 
@@ -96,6 +99,7 @@ def memory_update(*, memory: Memory, text: str, actor: AbstractUser) -> Memory:
     get_engine().update(memory_id=str(memory.id), text=text)
     memory.content = text
     memory.save(update_fields=["content", "updated_at"])
+    categorize_on_commit([memory])
     return memory
 
 
@@ -106,8 +110,9 @@ def memories_set_state(*, memories, state: str, actor: AbstractUser | None, engi
     Deleting removes the vector too (unless the engine already did); nothing leaves `deleted`.
     """
     state = Memory.State(state)
-    changing = list(memories.select_for_update().exclude(state=state).exclude(state__in=_FINAL_STATES)
-                    .values_list("id", "state"))
+    # A dict: a query joined over categories may name a memory twice.
+    changing = list(dict(memories.select_for_update().exclude(state=state).exclude(state__in=_FINAL_STATES)
+                         .values_list("id", "state")).items())
     if not changing:
         return 0
     now = timezone.now()
@@ -222,7 +227,7 @@ def config_problems(document) -> list[str]:
 
     if not isinstance(document, dict):
         return ["The configuration must be a JSON object."]
-    problems = []
+    problems = _taxonomy_problems((document.get("openmemory") or {}).get("categories"))
     mem0_section = document.get("mem0") or {}
     if not isinstance(mem0_section, dict):
         return ["'mem0' must be an object."]
@@ -250,4 +255,29 @@ def literal_secrets(value, path: str = "") -> list[str]:
     last = path.rsplit(".", 1)[-1]
     if isinstance(value, str) and value and _SECRET_KEY.search(last) and not value.startswith("env:"):
         return [path]
+    return []
+
+
+def memories_archive_by_policies(*, now=None) -> int:
+    """Archive what each archive policy says is old enough (through the state service: history is written)."""
+    from apps_registry.models import ArchivePolicy
+
+    now, archived = now or timezone.now(), 0
+    for policy in ArchivePolicy.objects.all():
+        memories = Memory.objects.filter(owner_id=policy.owner_id,
+                                         created_at__lt=now - timedelta(days=policy.days_to_archive))
+        if policy.criteria_type == ArchivePolicy.Criteria.APP:
+            memories = memories.filter(app_id=policy.criteria_id)
+        elif policy.criteria_type == ArchivePolicy.Criteria.CATEGORY:
+            memories = memories.filter(categories__id=policy.criteria_id)
+        archived += memories_set_state(memories=memories, state=Memory.State.ARCHIVED, actor=None)
+    return archived
+
+
+def _taxonomy_problems(categories) -> list[str]:
+    if categories is None:
+        return []
+    if not isinstance(categories, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip() for c in categories):
+        return ["'openmemory.categories' must be a list of {\"name\", \"description\"} objects."]
     return []

@@ -128,7 +128,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
+    "categorize-leftovers": {"task": "memories.tasks.categorize_uncategorized", "schedule": 900.0},
+}
 
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
@@ -191,6 +194,8 @@ OPENMEMORY_LOCAL_NO_AUTH = env.bool("OPENMEMORY_LOCAL_NO_AUTH", default=False)
 # The memory engine (see memories/engine.py); the Config row in the database layers over these.
 OPENMEMORY_DUPLICATE_THRESHOLD = env.float("OPENMEMORY_DUPLICATE_THRESHOLD", default=0.95)
 OPENMEMORY_MAX_MEMORY_CHARS = env.int("OPENMEMORY_MAX_MEMORY_CHARS", default=10_000)
+OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
+OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.35)
 # mem0 reads these at import: no telemetry (it phones home and opens a second vector store), files in DATA_DIR.
 os.environ.setdefault("MEM0_TELEMETRY", "False")
 os.environ.setdefault("MEM0_DIR", str(DATA_DIR / "mem0"))

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: see settings
 
+from django.conf import settings  # noqa: E402
 from mem0 import Memory  # noqa: E402
 from mem0 import exceptions as mem0_errors  # noqa: E402
 from mem0.configs.vector_stores.qdrant import QdrantConfig  # noqa: E402,F401  (keeps mem0's config registry loaded)
@@ -144,6 +145,7 @@ class Engine:
                 llm_section=self.llm_section, custom_instructions=custom_instructions,
             )
         self.stores_in_database = isinstance(self.store, DatabaseVectorStore)
+        self.cache: dict = {}  # what is derived from this configuration (category prototypes, ...)
 
     @staticmethod
     def _build_embedder(section: dict, dims: int):
@@ -168,7 +170,11 @@ class Engine:
     def _build_llm(section: dict | None):
         if not section or not section.get("provider"):
             return _NoLLM()
-        return LlmFactory.create(section["provider"], resolve_secrets(section.get("config") or {}))
+        llm = LlmFactory.create(section["provider"], resolve_secrets(section.get("config") or {}))
+        client = getattr(llm, "client", None)
+        if hasattr(client, "with_options"):  # OpenAI-style clients wait 10 minutes and retry on their own
+            llm.client = client.with_options(timeout=settings.OPENMEMORY_LLM_TIMEOUT, max_retries=0)
+        return llm
 
     @property
     def has_llm(self) -> bool:
@@ -233,6 +239,17 @@ class Engine:
                     self.store.insert(vectors=[vector], payloads=[payload], ids=[str(memory_id)])
                 else:
                     self.store.update(vector_id=str(memory_id), vector=vector, payload=payload)
+
+    def complete_json(self, *, system: str, user: str) -> str:
+        """One chat completion asking for a JSON object, from the configured LLM (the categorizer's)."""
+        with translated_errors("ask the LLM"):
+            return self.llm.generate_response(
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                response_format={"type": "json_object"})
+
+    def embed_many(self, texts: list[str]) -> list[list[float]]:
+        with translated_errors("embed the texts"):
+            return self.embedder.embed_batch(texts, "search")
 
     def content_history(self, memory_id: str) -> list[dict]:
         return self.memory.db.get_history(str(memory_id))

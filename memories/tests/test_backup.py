@@ -18,7 +18,7 @@ def test_export_then_import_into_an_empty_instance_reproduces_the_memories(alice
 
     first = memory_create(user=alice, app=alice_app, text="Lives in Lisbon", metadata={"source": "chat"}, infer=False).memory
     second = memory_create(user=alice, app=app_get_or_create(owner=alice, name="claude"), text="Plays chess", infer=False).memory
-    first.categories.add(Category.objects.create(name="personal", description="About me"))
+    first.categories.add(Category.objects.create(name="cooking", description="Recipes"))
     memories_set_state(memories=Memory.objects.filter(pk=second.pk), state="archived", actor=alice)
     before = {str(m.id): (m.content, m.state, m.metadata, m.app.name, sorted(c.name for c in m.categories.all()),
                           int(m.created_at.timestamp()))

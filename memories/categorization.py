@@ -1,0 +1,118 @@
+"""Categories for memories: by the configured LLM when there is one, else offline by embedding similarity.
+
+Runs in a Celery task after the write commits, so it never slows a write; safe to run twice, and a run for
+content that has changed since is skipped (the change queued a run of its own).
+"""
+import hashlib
+import json
+import logging
+import re
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from memories.engine import get_engine
+from memories.models import Category, Memory
+from memories.selectors import config_current
+from memories.taxonomy import DEFAULT_CATEGORIES
+from openmemory.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+MAX_CATEGORIES = 3
+LEFTOVER_AGE = timedelta(minutes=5)
+SYSTEM_PROMPT = (
+    "You sort one memory of a user into categories. Prefer these when one fits: {names}. When none fits, you "
+    "may name a new one. Answer only with a JSON object: {{\"categories\": [\"...\"]}}, one to three short "
+    "lower-case phrases."
+)
+
+
+class BadLLMOutput(ApplicationError):
+    """The LLM answered, but not with categories: retrying will not help."""
+
+    code = "bad_llm_output"
+
+
+def content_digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def taxonomy() -> list[tuple[str, str, list[str]]]:
+    """(name, description, examples): the Config's `openmemory.categories` if set, else OpenMemory's 20.
+
+    Offline matching leans on the examples (a few typical memories): a description alone embeds vaguely.
+    """
+    custom = (config_current()[1].get("openmemory") or {}).get("categories")
+    if custom:
+        return [(c["name"].strip().lower(), c.get("description") or "", list(c.get("examples") or [])) for c in custom]
+    return [(name, description, examples) for name, (description, examples) in DEFAULT_CATEGORIES.items()]
+
+
+def memory_categorize(*, memory_id: str, digest: str) -> list[str] | None:
+    """Replace the memory's categories; None when it was deleted or its content changed meanwhile."""
+    memory = Memory.objects.filter(id=memory_id).first()
+    if memory is None or memory.state == Memory.State.DELETED or content_digest(memory.content) != digest:
+        return None
+    engine = get_engine()
+    names = _by_llm(engine, memory.content) if engine.has_llm else _by_similarity(engine, memory.content)
+    with transaction.atomic():
+        # Check again under the lock: the LLM may have taken seconds.
+        locked = Memory.objects.select_for_update().filter(id=memory_id).first()
+        if locked is None or locked.state == Memory.State.DELETED or content_digest(locked.content) != digest:
+            return None
+        locked.categories.set([Category.objects.get_or_create(name=name)[0] for name in names])
+        Memory.objects.filter(id=memory_id).update(categorized_at=timezone.now())
+    return names
+
+
+def _by_similarity(engine, text: str) -> list[str]:
+    """The categories (at most 3) whose description or examples come closest, above the threshold."""
+    categories = taxonomy()
+    key = ("category-prototypes", tuple(name for name, _, _ in categories))
+    if key not in engine.cache:
+        engine.cache[key] = [np.array(engine.embed_many([f"{name}: {description}", *examples]))
+                             for name, description, examples in categories]
+    vector = np.array(engine.embed(text))
+    scores = [float((prototypes @ vector).max()) for prototypes in engine.cache[key]]
+    ranked = sorted(zip(scores, [name for name, _, _ in categories]), reverse=True)
+    return [name for score, name in ranked[:MAX_CATEGORIES] if score >= settings.OPENMEMORY_CATEGORY_THRESHOLD]
+
+
+def _by_llm(engine, text: str) -> list[str]:
+    names = ", ".join(name for name, _, _ in taxonomy())
+    answer = engine.complete_json(system=SYSTEM_PROMPT.format(names=names), user=text)
+    return parse_categories(answer)
+
+
+def parse_categories(answer) -> list[str]:
+    """Categories from an LLM's answer, tolerating code fences, prose around the JSON, or a bare list."""
+    text = str(answer or "").strip()
+    match = re.search(r"(\{.*\}|\[.*\])", text, re.DOTALL)
+    try:
+        parsed = json.loads(match.group(1)) if match else None
+    except json.JSONDecodeError:
+        parsed = None
+    values = parsed.get("categories") if isinstance(parsed, dict) else parsed
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise BadLLMOutput(f"The LLM's answer holds no list of categories: {text[:200]!r}")
+    names = list(dict.fromkeys(v.strip().lower()[:100] for v in values if v.strip()))
+    return names[:MAX_CATEGORIES + 2]
+
+
+def memories_to_categorize():
+    """Live memories categorization never finished for (a lost task, a provider down for long)."""
+    return Memory.objects.filter(categorized_at__isnull=True, created_at__lt=timezone.now() - LEFTOVER_AGE) \
+        .exclude(state=Memory.State.DELETED)
+
+
+def categorize_on_commit(memories) -> None:
+    """Queue categorization once the current transaction commits (ids and digests only)."""
+    from memories.tasks import categorize_memory
+
+    jobs = [(str(m.id), content_digest(m.content)) for m in memories]
+    if jobs:
+        # robust: a broker that is down must not fail a write that has committed; the leftover job retries.
+        transaction.on_commit(lambda: [categorize_memory.delay(*job) for job in jobs], robust=True)

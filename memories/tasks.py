@@ -1,0 +1,35 @@
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from openmemory.errors import EngineUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(autoretry_for=(EngineUnavailable, SoftTimeLimitExceeded), retry_backoff=2, retry_backoff_max=600,
+             retry_jitter=True, max_retries=6, acks_late=True, ignore_result=True)
+def categorize_memory(memory_id: str, digest: str) -> None:
+    from memories.categorization import BadLLMOutput, memory_categorize  # in-body import: no cycle
+
+    try:
+        memory_categorize(memory_id=memory_id, digest=digest)
+    except BadLLMOutput as exc:  # permanent: the memory stays uncategorized
+        logger.error("categorization of memory %s failed for good: %s", memory_id, exc.message)
+
+
+@shared_task(ignore_result=True)
+def categorize_uncategorized() -> int:
+    from memories.categorization import categorize_on_commit, memories_to_categorize
+
+    memories = list(memories_to_categorize()[:1000])
+    categorize_on_commit(memories)
+    return len(memories)
+
+
+@shared_task(ignore_result=True)
+def archive_by_policies() -> int:
+    from memories.services import memories_archive_by_policies
+
+    return memories_archive_by_policies()
