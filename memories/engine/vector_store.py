@@ -104,6 +104,10 @@ class DatabaseVectorStore:
         # HNSW yields at most ef_search rows (set on each connection): a larger pool falls back to exact.
         pool = min(limit * 4 + 20, HNSW_EF_SEARCH)
         candidates = self._closest(rows, vector, pool)
+        if connection.vendor == "postgresql" and len(candidates) < pool:
+            # Fewer than asked: the user has few vectors, or HNSW's candidate list filled up with other users'
+            # (and dead) rows before the filters kept enough. The exact scan over the user's rows settles it.
+            candidates = self._closest(rows, vector, pool, exact=True)
         if allowed is not None:
             # The rules are checked for the few candidates only (allowed is a query of Memory ids).
             permitted = set(allowed.filter(id__in=[i for i, _ in candidates]).values_list("id", flat=True))

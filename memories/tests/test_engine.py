@@ -141,7 +141,7 @@ def test_search_makes_a_constant_number_of_queries(alice, alice_app, count, djan
     from memories.tests.factories import bulk_memories
 
     bulk_memories(owner=alice, app=alice_app, count=count)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # PostgreSQL may add an exact scan when HNSW returns too few
         found = memory_search(user=alice, app=alice_app, query="fact number 7", limit=10)
     assert len(found) == 10
 
