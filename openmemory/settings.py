@@ -195,6 +195,8 @@ OPENMEMORY_LOCAL_NO_AUTH = env.bool("OPENMEMORY_LOCAL_NO_AUTH", default=False)
 # The memory engine (see memories/engine.py); the Config row in the database layers over these.
 OPENMEMORY_DUPLICATE_THRESHOLD = env.float("OPENMEMORY_DUPLICATE_THRESHOLD", default=0.95)
 OPENMEMORY_MAX_MEMORY_CHARS = env.int("OPENMEMORY_MAX_MEMORY_CHARS", default=10_000)
+# SQLite: vectors each process keeps in memory for search (384 floats each: 500,000 is about 770 MB).
+OPENMEMORY_VECTOR_CACHE_MAX = env.int("OPENMEMORY_VECTOR_CACHE_MAX", default=500_000)
 OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.35)
 # mem0 reads these at import: no telemetry (it phones home and opens a second vector store), files in DATA_DIR.

@@ -10,7 +10,8 @@ from django.db import connection
 from django.db.models import F, FloatField, Func, QuerySet, Value
 
 from memories.fields import HNSW_EF_SEARCH, to_db_vector
-from memories.models import MemoryVector
+from memories.engine.vector_cache import nearest_cached
+from memories.models import MemoryVector, VectorGeneration
 
 # The filter key through which a selector hands over the set of memories the caller may read (a QuerySet of ids).
 ALLOWED_IDS = "allowed_ids"
@@ -76,6 +77,16 @@ class DatabaseVectorStore:
                 rows = rows.filter(**{f"payload__{key}": value})
         return rows
 
+    def _bump(self, user_ids, *, rewrite: bool) -> None:
+        """Tell every process's vector copy (vector_cache.py) that these users' vectors changed."""
+        user_ids = {user_id or "" for user_id in user_ids}
+        if not user_ids:
+            return
+        VectorGeneration.objects.bulk_create(
+            [VectorGeneration(collection=self.collection_name, user_id=u) for u in user_ids], ignore_conflicts=True)
+        changes = {"generation": F("generation") + 1, **({"rewrites": F("rewrites") + 1} if rewrite else {})}
+        VectorGeneration.objects.filter(collection=self.collection_name, user_id__in=user_ids).update(**changes)
+
     def insert(self, vectors, payloads=None, ids=None):
         payloads = payloads or [{} for _ in vectors]
         MemoryVector.objects.bulk_create(
@@ -85,6 +96,7 @@ class DatabaseVectorStore:
             )
             for vector_id, vector, payload in zip(ids, vectors, payloads)
         )
+        self._bump([payload.get("user_id") for payload in payloads], rewrite=False)
 
     def search(self, query, vectors, top_k=5, filters=None):
         filters = dict(filters or {})
@@ -103,7 +115,11 @@ class DatabaseVectorStore:
         rows = self._filtered(filters).filter(dims=len(vector))
         # HNSW yields at most ef_search rows (set on each connection): a larger pool falls back to exact.
         pool = min(limit * 4 + 20, HNSW_EF_SEARCH)
-        candidates = self._closest(rows, vector, pool)
+        candidates = None
+        if connection.vendor == "sqlite" and set(filters) == {"user_id"}:
+            candidates = nearest_cached(self.collection_name, filters["user_id"], vector, pool)
+        if candidates is None:
+            candidates = self._closest(rows, vector, pool)
         if connection.vendor == "postgresql" and len(candidates) < pool:
             # Fewer than asked: the user has few vectors, or HNSW's candidate list filled up with other users'
             # (and dead) rows before the filters kept enough. The exact scan over the user's rows settles it.
@@ -124,13 +140,15 @@ class DatabaseVectorStore:
         return [(i, max(0.0, 1.0 - d)) for i, d in found]
 
     def delete(self, vector_id):
-        self._rows().filter(id=vector_id).delete()
+        self.delete_many([vector_id])
 
     def delete_many(self, vector_ids: list[str]) -> dict:
-        """Delete these vectors in two queries; returns {id: payload} of those that existed."""
+        """Delete these vectors in a constant number of queries; returns {id: payload} of those that existed."""
         rows = self._rows().filter(id__in=vector_ids)
         removed = {str(i): payload for i, payload in rows.values_list("id", "payload")}
-        rows.delete()
+        if removed:
+            rows.delete()
+            self._bump([payload.get("user_id") for payload in removed.values()], rewrite=True)
         return removed
 
     def update(self, vector_id, vector=None, payload=None):
@@ -140,7 +158,9 @@ class DatabaseVectorStore:
         if payload is not None:
             changes.update(payload=payload, user_id=payload.get("user_id"))
         if changes:
+            before = self._rows().filter(id=vector_id).values_list("user_id", flat=True).first()
             self._rows().filter(id=vector_id).update(**changes)
+            self._bump({before, changes.get("user_id", before)}, rewrite=True)
 
     def get(self, vector_id):
         row = self._rows().filter(id=vector_id).values_list("id", "payload").first()
@@ -160,6 +180,8 @@ class DatabaseVectorStore:
 
     def delete_col(self):
         self._rows().delete()
+        VectorGeneration.objects.filter(collection=self.collection_name).update(
+            generation=F("generation") + 1, rewrites=F("rewrites") + 1)
 
     def col_info(self):
         return {"name": self.collection_name, "count": self._rows().count(), "dims": self.dims}
