@@ -8,29 +8,22 @@ from apps_registry import serializers as s
 from apps_registry.models import AccessControl, ArchivePolicy
 from memories.models import Category, Memory
 from memories.serializers import MemoryOut
-from openmemory.api import PageSizeIn, acting_user, page_of
+from openmemory.api import PageSizeIn, acting_user, page_of, paged_body, validated
 from openmemory.errors import NotFound
 
 TAG = ["apps"]
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class AppCollection(APIView):
     @extend_schema(tags=TAG, summary="The caller's apps with their figures", parameters=[s.AppListIn], operation_id="apps_list",
                    responses=s.AppPageOut)
     def get(self, request):
-        data = _valid(s.AppListIn, request.query_params)
+        data = validated(s.AppListIn, request.query_params)
         user = acting_user(request, data.get("user_id"))
         apps, total = page_of(selectors.app_list(user=user, name=data.get("name", ""), is_active=data["is_active"],
                                                  sort_by=data["sort_by"], sort_direction=data["sort_direction"]),
                               data["page"], data["page_size"])
-        return Response({"total": total, "page": data["page"], "page_size": data["page_size"],
-                         "apps": s.AppOut(apps, many=True).data})
+        return Response(paged_body("apps", s.AppOut(apps, many=True).data, total, data["page"], data["page_size"]))
 
 
 class AppDetail(APIView):
@@ -45,7 +38,7 @@ class AppDetail(APIView):
         app = selectors.app_get(user=request.user, app_id=app_id)
         # A plain dict: DRF reads a missing boolean in a QueryDict as false, which would pause the app.
         source = request.data if isinstance(request.data, dict) and "is_active" in request.data else request.query_params.dict()
-        data = _valid(s.AppUpdateIn, source)
+        data = validated(s.AppUpdateIn, source)
         services.app_set_active(app=app, is_active=data["is_active"])
         return Response({"status": "success", "message": f"App '{app.name}' {'resumed' if data['is_active'] else 'paused'}."})
 
@@ -53,25 +46,25 @@ class AppDetail(APIView):
 class AppMemories(APIView):
     @extend_schema(tags=TAG, summary="Memories the app created", parameters=[PageSizeIn], responses=s.AppMemoriesOut)
     def get(self, request, app_id):
-        data = _valid(PageSizeIn, request.query_params)
+        data = validated(PageSizeIn, request.query_params)
         app = selectors.app_get(user=request.user, app_id=app_id)
         memories, total = page_of(selectors.app_memories(app=app), data["page"], data["page_size"])
-        return Response({"total": total, "page": data["page"], "page_size": data["page_size"],
-                         "memories": MemoryOut(memories, many=True).data})
+        return Response(paged_body("memories", MemoryOut(memories, many=True).data, total, data["page"],
+                                   data["page_size"]))
 
 
 class AppAccessed(APIView):
     @extend_schema(tags=TAG, summary="Memories the app read, most read first", parameters=[PageSizeIn],
                    responses=s.AppAccessedOut)
     def get(self, request, app_id):
-        data = _valid(PageSizeIn, request.query_params)
+        data = validated(PageSizeIn, request.query_params)
         app = selectors.app_get(user=request.user, app_id=app_id)
         counts, total = page_of(selectors.app_accessed_memories(app=app), data["page"], data["page_size"])
         memories = Memory.objects.select_related("app").prefetch_related("categories").in_bulk(
             [row["memory_id"] for row in counts])
         items = [{"memory": MemoryOut(memories[row["memory_id"]]).data, "access_count": row["access_count"]}
                  for row in counts if row["memory_id"] in memories]
-        return Response({"total": total, "page": data["page"], "page_size": data["page_size"], "memories": items})
+        return Response(paged_body("memories", items, total, data["page"], data["page_size"]))
 
 
 def _rule_out(rule: AccessControl) -> dict:
@@ -89,7 +82,7 @@ class AccessRules(APIView):
                    responses={201: s.AccessRuleOut})
     def post(self, request, app_id):
         app = selectors.app_get(user=request.user, app_id=app_id)
-        data = _valid(s.AccessRuleIn, request.data)
+        data = validated(s.AccessRuleIn, request.data)
         memory = None
         if data.get("memory_id"):
             memory = Memory.objects.filter(owner=request.user, id=data["memory_id"]).first()
@@ -119,7 +112,7 @@ class ArchivePolicies(APIView):
     @extend_schema(tags=["archive policies"], summary="Archive memories older than N days (all, an app's, a category's)",
                    request=s.ArchivePolicyIn, responses={201: s.ArchivePolicyOut})
     def post(self, request):
-        data = _valid(s.ArchivePolicyIn, request.data)
+        data = validated(s.ArchivePolicyIn, request.data)
         user = acting_user(request, data.get("user_id"))
         criteria_id = data.get("criteria_id")
         if data["criteria_type"] == ArchivePolicy.Criteria.APP and not user.apps.filter(id=criteria_id).exists():

@@ -3,6 +3,7 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.contrib.auth import get_user_model
 
 from apps_registry.services import app_get_or_create
@@ -42,4 +43,9 @@ def _identity(key: str | None, user_id: str, client: str, address: str | None) -
 async def identity_for(scope) -> Identity:
     kwargs = scope["url_route"]["kwargs"]
     address = (scope.get("client") or [None])[0]
-    return await sync_to_async(_identity)(token_from_scope(scope), kwargs["user_id"], kwargs["client"], address)
+    return await sync_to_async(_checked_identity)(token_from_scope(scope), kwargs["user_id"], kwargs["client"], address)
+
+
+def _checked_identity(*args) -> Identity:
+    close_old_connections()  # not an HTTP request Django sees: recycle a stale connection here
+    return _identity(*args)

@@ -3,6 +3,7 @@ import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -34,9 +35,18 @@ async def _run(function, **kwargs) -> Any:
     """A service call in Django's sync world, its errors as tool errors with the sentence the API gives."""
     identity = _identity()
     try:
-        return await sync_to_async(function)(identity, **kwargs)
+        return await sync_to_async(_with_fresh_connections)(function, identity, **kwargs)
     except ApplicationError as exc:
         raise ToolError(exc.message) from exc
+
+
+def _with_fresh_connections(function, identity, **kwargs):
+    # Django recycles connections around each HTTP request; a tool call is not one, so do it here.
+    close_old_connections()
+    try:
+        return function(identity, **kwargs)
+    finally:
+        close_old_connections()
 
 
 def _memory_json(memory: Memory, **extra) -> dict:

@@ -16,7 +16,7 @@ from apps_registry.services import app_get_or_create
 from memories.engine import get_engine
 from memories.models import Category, Memory, MemoryStatusHistory
 from memories.services import memories_set_state
-from memories.upkeep import _payload
+from memories.upkeep import vector_payload
 from openmemory.errors import ApplicationError
 
 EXPORT_VERSION = "1"
@@ -129,7 +129,7 @@ def backup_import(*, user: AbstractUser, upload, mode: str = "overwrite", progre
     engine = get_engine()
     for start in range(0, len(to_embed), 64):
         batch = to_embed[start:start + 64]
-        engine.put_vectors([(str(m.id), m.content, _payload(m)) for m in batch])
+        engine.put_vectors([(str(m.id), m.content, vector_payload(m)) for m in batch])
         progress(len(batch))
     return {**counts, "categories": len(categories), "embedded": len(to_embed)}
 

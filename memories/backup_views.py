@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from memories.backup import backup_export, backup_import
-from openmemory.api import EpochField, UserIdField, acting_user, from_epoch
+from openmemory.api import EpochField, UserIdField, acting_user, from_epoch, validated
 
 TAG = ["backup"]
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
@@ -42,9 +42,7 @@ class ExportView(APIView):
     @extend_schema(tags=TAG, summary="Download the user's memories as a zip", request=ExportIn,
                    responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def post(self, request):
-        data = ExportIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        data = data.validated_data
+        data = validated(ExportIn, request.data)
         user = acting_user(request, data.get("user_id"))
         archive = backup_export(user=user, app_id=data.get("app_id"), from_date=from_epoch(data.get("from_date")),
                                 to_date=from_epoch(data.get("to_date")))
@@ -60,10 +58,9 @@ class ImportView(APIView):
                    parameters=[OpenApiParameter("mode", enum=["skip", "overwrite"], default="overwrite",
                                                 description="What to do with a memory that is already here.")])
     def post(self, request):
-        data = ImportIn(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(ImportIn, request.data)
         mode = request.query_params.get("mode", "overwrite")
         if mode not in ("skip", "overwrite"):
             raise serializers.ValidationError({"mode": "mode is 'skip' or 'overwrite'."})
-        user = acting_user(request, data.validated_data.get("user_id"))
-        return Response(backup_import(user=user, upload=data.validated_data["file"], mode=mode))
+        user = acting_user(request, data.get("user_id"))
+        return Response(backup_import(user=user, upload=data["file"], mode=mode))

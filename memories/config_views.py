@@ -53,7 +53,7 @@ class StaffWrites(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
 
 
-def _valid(data, partial: bool = False) -> dict:
+def _sent_document(data, partial: bool = False) -> dict:
     serializer = ConfigDocument(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     # Only the keys the client sent: a PATCH of one section must not blank the others.
@@ -70,13 +70,13 @@ class ConfigView(APIView):
     @extend_schema(tags=TAG, summary="Replace the configuration", request=ConfigDocument, responses=ConfigDocument,
                    examples=[EXAMPLE])
     def put(self, request):
-        services.config_save(document=_valid(request.data), replace=True)
+        services.config_save(document=_sent_document(request.data), replace=True)
         return Response(config_current()[1])
 
     @extend_schema(tags=TAG, summary="Change part of the configuration (deep merge)", request=ConfigDocument,
                    responses=ConfigDocument, examples=[EXAMPLE])
     def patch(self, request):
-        services.config_save(document=_valid(request.data, partial=True))
+        services.config_save(document=_sent_document(request.data, partial=True))
         return Response(config_current()[1])
 
 

@@ -114,7 +114,8 @@ class MemoryPauseIn(UserIdIn):
     memory_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=MAX_IDS)
     category_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=MAX_IDS)
     app_id = serializers.UUIDField(required=False)
-    all_for_app = serializers.BooleanField(default=False)
+    all_for_app = serializers.BooleanField(default=False, help_text="OpenMemory's flag; an app_id pauses all of "
+                                                                    "the app's memories either way.")
     global_pause = serializers.BooleanField(default=False)
     state = serializers.ChoiceField(choices=[Memory.State.PAUSED, Memory.State.ACTIVE], default=Memory.State.PAUSED)
 

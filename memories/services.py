@@ -140,8 +140,9 @@ def memories_of_user(*, user: AbstractUser, ids) -> QuerySet[Memory]:
 
 
 def memories_pause(*, user: AbstractUser, state: str, memory_ids=None, category_ids=None, app: App | None = None,
-                   all_for_app: bool = False, global_pause: bool = False) -> int:
-    """OpenMemory's pause action: pause (or resume) memories picked by id, category, app or all of the user's."""
+                   global_pause: bool = False) -> int:
+    """OpenMemory's pause action: pause (or resume) memories picked by id, category, app (all of its memories)
+    or all of the user's; what several criteria pick together is paused."""
     memories = Memory.objects.filter(owner=user)
     if not global_pause:
         picked = Memory.objects.none()

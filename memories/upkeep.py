@@ -65,12 +65,12 @@ def memories_reembed(*, ids: list | None = None, progress: Progress = lambda n: 
         if not batch:
             return done
         with transaction.atomic():
-            engine.put_vectors([(str(m.id), m.content, _payload(m)) for m in batch])
+            engine.put_vectors([(str(m.id), m.content, vector_payload(m)) for m in batch])
         done, last_id = done + len(batch), batch[-1].id
         progress(len(batch))
 
 
-def _payload(memory: Memory) -> dict:
+def vector_payload(memory: Memory) -> dict:
     return {"user_id": memory.owner.username, "app_id": str(memory.app_id), "app_name": memory.app.name,
             "created_at": memory.created_at.isoformat(), "updated_at": memory.updated_at.isoformat(),
             **(memory.metadata or {})}

@@ -8,16 +8,10 @@ from apps_registry.models import App
 from memories import selectors, services
 from memories import serializers as s
 from memories.models import Memory
-from openmemory.api import PageSizeIn, acting_user, from_epoch, memory_page_body, page_of
+from openmemory.api import PageSizeIn, acting_user, from_epoch, memory_page_body, page_of, paged_body, validated
 from openmemory.errors import NotFound
 
 TAG = ["memories"]
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _user_app(user, app_id) -> App:
@@ -25,6 +19,14 @@ def _user_app(user, app_id) -> App:
     if app is None:
         raise NotFound("No app with that id.")
     return app
+
+
+def _set_state_by_ids(request, state: str, verb: str) -> Response:
+    data = validated(s.MemoryIdsIn, request.data)
+    user = acting_user(request, data.get("user_id"))
+    count = services.memories_set_state(memories=services.memories_of_user(user=user, ids=data["memory_ids"]),
+                                        state=state, actor=request.user)
+    return Response({"message": f"{verb} {count} memories."})
 
 
 def _page(memories, data) -> dict:
@@ -36,7 +38,7 @@ class MemoryCollection(APIView):
     @extend_schema(tags=TAG, summary="List memories (paged; never deleted or archived ones)", operation_id="memories_list",
                    parameters=[s.MemoryListIn], responses=s.MemoryPageOut)
     def get(self, request):
-        data = _valid(s.MemoryListIn, request.query_params)
+        data = validated(s.MemoryListIn, request.query_params)
         user = acting_user(request, data.get("user_id"))
         memories = selectors.memory_list(
             user=user, app_ids=[data["app_id"]] if data.get("app_id") else None,
@@ -51,7 +53,7 @@ class MemoryCollection(APIView):
                    examples=[OpenApiExample("A fact", request_only=True,
                                             value={"text": "I'm vegetarian", "app": "claude", "infer": True})])
     def post(self, request):
-        data = _valid(s.MemoryCreateIn, request.data)
+        data = validated(s.MemoryCreateIn, request.data)
         user = acting_user(request, data.get("user_id"))
         result = services.memory_create(user=user, text=data["text"], app_name=data["app"],
                                         metadata=data["metadata"], infer=data["infer"])
@@ -64,23 +66,19 @@ class MemoryCollection(APIView):
     @extend_schema(tags=TAG, summary="Delete memories (soft: state deleted, vectors removed)",
                    request=s.MemoryIdsIn, responses=s.MessageOut)
     def delete(self, request):
-        data = _valid(s.MemoryIdsIn, request.data)
-        user = acting_user(request, data.get("user_id"))
-        count = services.memories_set_state(memories=services.memories_of_user(user=user, ids=data["memory_ids"]),
-                                            state=Memory.State.DELETED, actor=request.user)
-        return Response({"message": f"Deleted {count} memories."})
+        return _set_state_by_ids(request, Memory.State.DELETED, "Deleted")
 
 
 class MemoryDetail(APIView):
     @extend_schema(tags=TAG, summary="One memory", parameters=[s.UserIdIn], responses=s.MemoryDetailOut)
     def get(self, request, memory_id):
-        user = acting_user(request, _valid(s.UserIdIn, request.query_params).get("user_id"))
+        user = acting_user(request, validated(s.UserIdIn, request.query_params).get("user_id"))
         return Response(s.MemoryDetailOut(selectors.memory_get(user=user, memory_id=memory_id)).data)
 
     @extend_schema(tags=TAG, summary="Change a memory's text (it is embedded again)", request=s.MemoryUpdateIn,
                    responses=s.MemoryOut)
     def put(self, request, memory_id):
-        data = _valid(s.MemoryUpdateIn, request.data)
+        data = validated(s.MemoryUpdateIn, request.data)
         user = acting_user(request, data.get("user_id"))
         memory = selectors.memory_get(user=user, memory_id=memory_id)
         memory = services.memory_update(memory=memory, text=data["memory_content"], actor=request.user)
@@ -91,7 +89,7 @@ class MemoryCategories(APIView):
     @extend_schema(tags=TAG, summary="Categories of the user's live memories", parameters=[s.UserIdIn],
                    responses=s.CategoriesOut)
     def get(self, request):
-        user = acting_user(request, _valid(s.UserIdIn, request.query_params).get("user_id"))
+        user = acting_user(request, validated(s.UserIdIn, request.query_params).get("user_id"))
         categories = list(selectors.categories_in_use(user=user))
         return Response({"categories": s.CategoryOut(categories, many=True).data, "total": len(categories)})
 
@@ -99,23 +97,19 @@ class MemoryCategories(APIView):
 class MemoryArchive(APIView):
     @extend_schema(tags=TAG, summary="Archive memories", request=s.MemoryIdsIn, responses=s.MessageOut)
     def post(self, request):
-        data = _valid(s.MemoryIdsIn, request.data)
-        user = acting_user(request, data.get("user_id"))
-        count = services.memories_set_state(memories=services.memories_of_user(user=user, ids=data["memory_ids"]),
-                                            state=Memory.State.ARCHIVED, actor=request.user)
-        return Response({"message": f"Archived {count} memories."})
+        return _set_state_by_ids(request, Memory.State.ARCHIVED, "Archived")
 
 
 class MemoryPause(APIView):
     @extend_schema(tags=TAG, summary="Pause or resume memories by id, category, app, or all of them",
                    request=s.MemoryPauseIn, responses=s.MessageOut)
     def post(self, request):
-        data = _valid(s.MemoryPauseIn, request.data)
+        data = validated(s.MemoryPauseIn, request.data)
         user = acting_user(request, data.get("user_id"))
         app = _user_app(user, data["app_id"]) if data.get("app_id") else None
         count = services.memories_pause(user=user, state=data["state"], memory_ids=data.get("memory_ids"),
                                         category_ids=data.get("category_ids"), app=app,
-                                        all_for_app=data["all_for_app"], global_pause=data["global_pause"])
+                                        global_pause=data["global_pause"])
         return Response({"message": f"Set {count} memories to {data['state']}."})
 
 
@@ -123,18 +117,18 @@ class MemoryAccessLog(APIView):
     @extend_schema(tags=TAG, summary="Who read a memory, newest first", parameters=[PageSizeIn],
                    responses=s.AccessLogPageOut)
     def get(self, request, memory_id):
-        data = _valid(PageSizeIn, request.query_params)
+        data = validated(PageSizeIn, request.query_params)
         memory = selectors.memory_get(user=request.user, memory_id=memory_id)
         logs, total = page_of(selectors.memory_access_logs(memory=memory), data["page"], data["page_size"])
-        return Response({"total": total, "page": data["page"], "page_size": data["page_size"],
-                         "logs": s.AccessLogEntryOut(logs, many=True).data})
+        return Response(paged_body("logs", s.AccessLogEntryOut(logs, many=True).data, total, data["page"],
+                                   data["page_size"]))
 
 
 class MemoryFilter(APIView):
     @extend_schema(tags=TAG, summary="List memories with filters in the body (paged)", request=s.MemoryFilterIn,
                    responses=s.MemoryPageOut)
     def post(self, request):
-        data = _valid(s.MemoryFilterIn, request.data)
+        data = validated(s.MemoryFilterIn, request.data)
         user = acting_user(request, data.get("user_id"))
         memories = selectors.memory_list(
             user=user, app_ids=data.get("app_ids"), category_ids=data.get("category_ids"),
@@ -148,7 +142,7 @@ class MemoryRelated(APIView):
     @extend_schema(tags=TAG, summary="Memories sharing the most categories with this one (pages of 5)",
                    parameters=[s.RelatedIn], responses=s.MemoryPageOut)
     def get(self, request, memory_id):
-        data = _valid(s.RelatedIn, request.query_params)
+        data = validated(s.RelatedIn, request.query_params)
         user = acting_user(request, data.get("user_id"))
         memory = selectors.memory_get(user=user, memory_id=memory_id)
         return Response(_page(selectors.memory_related(memory=memory), {"page": data["page"], "size": 5}))
@@ -158,7 +152,7 @@ class MemoryHistory(APIView):
     @extend_schema(tags=TAG, summary="The memory's content and state changes, oldest first", parameters=[s.UserIdIn],
                    responses=s.HistoryEntryOut(many=True))
     def get(self, request, memory_id):
-        user = acting_user(request, _valid(s.UserIdIn, request.query_params).get("user_id"))
+        user = acting_user(request, validated(s.UserIdIn, request.query_params).get("user_id"))
         memory = selectors.memory_get(user=user, memory_id=memory_id)
         return Response(s.HistoryEntryOut(selectors.memory_history(memory=memory), many=True).data)
 
@@ -168,7 +162,7 @@ class MemorySearch(APIView):
                    examples=[OpenApiExample("A question", request_only=True,
                                             value={"query": "what food should I avoid cooking?", "limit": 5})])
     def post(self, request):
-        data = _valid(s.SearchIn, request.data)
+        data = validated(s.SearchIn, request.data)
         user = acting_user(request, data.get("user_id"))
         app = _user_app(user, data["app_id"]) if data.get("app_id") else None
         found = services.memory_search(user=user, app=app, query=data["query"], limit=data["limit"],

@@ -27,6 +27,18 @@ def acting_user(request, user_id: str | None) -> AbstractUser:
     return user
 
 
+def validated(serializer_class, data) -> dict:
+    """The serializer's validated data, or a 400 naming the fields (DRF's ValidationError)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def paged_body(key: str, items: list, total: int, page: int, page_size: int) -> dict:
+    """The app and access-log listings' shape: {"total", "page", "page_size", <key>: [...]}."""
+    return {"total": total, "page": page, "page_size": page_size, key: items}
+
+
 def epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value else None
 

@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 from apps_registry.selectors import apps_with_counts
 from apps_registry.serializers import AppOut
 from memories.models import Memory
-from openmemory.api import UserIdField, acting_user
+from openmemory.api import UserIdField, acting_user, validated
 
 
 class StatsIn(serializers.Serializer):
@@ -22,9 +22,7 @@ class StatsOut(serializers.Serializer):
 class Stats(APIView):
     @extend_schema(tags=["stats"], summary="The user's figures", parameters=[StatsIn], responses=StatsOut)
     def get(self, request):
-        data = StatsIn(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        user = acting_user(request, data.validated_data.get("user_id"))
+        user = acting_user(request, validated(StatsIn, request.query_params).get("user_id"))
         apps = list(apps_with_counts(user=user).order_by("name"))
         total = Memory.objects.filter(owner=user).exclude(state=Memory.State.DELETED).count()
         return Response({"total_memories": total, "total_apps": len(apps), "apps": AppOut(apps, many=True).data})

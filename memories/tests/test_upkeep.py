@@ -1,5 +1,3 @@
-import json
-
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -61,6 +59,8 @@ def test_unknown_providers_are_refused(db):
 
 
 def test_reembed_with_a_bad_embedder_json_says_so(db):
+    from memories.selectors import config_current
+
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("reembed", "--embedder", "{nope")
-    assert json.dumps({})  # the stored config is untouched
+    assert config_current()[0] == 0  # nothing was saved
