@@ -58,7 +58,7 @@ def load(size: int, list_size: int):
         step = min(1000, size - have)
         bulk_memories(owner=user, app=app, count=step, prefix=f"Note {have}: likes {words[have % len(words)]} and")
         have += step
-    extra = list_size - size
+    extra = list_size - Memory.objects.filter(owner=user).count()
     for start in range(0, max(0, extra), 5000):
         Memory.objects.bulk_create(MemoryFactory.build(owner=user, app=app, content=f"row {start + i}")
                                    for i in range(min(5000, extra - start)))
