@@ -25,7 +25,7 @@ serve:
 	$(VENV)/bin/uvicorn openmemory.asgi:application --host $(HOST) --port $(PORT) --no-access-log
 
 test: install
-	$(PY) -m pytest
+	SECRET_KEY=$${SECRET_KEY:-tests-only-not-secret} $(PY) -m pytest
 
 check: install
 	$(PY) manage.py makemigrations --check --dry-run

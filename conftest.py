@@ -1,11 +1,6 @@
 """The fixed cast (alice, bob, staff), their tokens, and an API client that sends a token."""
-import os
-
-# Tests never read a developer's .env secrets or key file: a throwaway key and data directory of their own.
-os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
-
-import pytest  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
+import pytest
+from rest_framework.test import APIClient
 
 
 @pytest.fixture
