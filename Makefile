@@ -22,7 +22,7 @@ run: install
 	$(MAKE) --no-print-directory serve
 
 serve:
-	$(VENV)/bin/uvicorn openmemory.asgi:application --host $(HOST) --port $(PORT) --no-access-log
+	$(VENV)/bin/uvicorn openmemory.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
 
 test: install
 	SECRET_KEY=$${SECRET_KEY:-tests-only-not-secret} $(PY) -m pytest
