@@ -58,6 +58,13 @@ def app_accessed_memories(*, app: App) -> QuerySet:
             .values("memory_id").annotate(access_count=Count("id")).order_by("-access_count", "memory_id"))
 
 
+def with_memories(counts: list[dict]) -> list[tuple[Memory, int]]:
+    """The memories of (memory id, access count) rows, in their order: one query for the page."""
+    memories = Memory.objects.select_related("app").prefetch_related("categories").in_bulk(
+        [row["memory_id"] for row in counts])
+    return [(memories[row["memory_id"]], row["access_count"]) for row in counts if row["memory_id"] in memories]
+
+
 def access_rules(*, app: App) -> QuerySet[AccessControl]:
     return AccessControl.objects.filter(app=app).order_by("created_at")
 

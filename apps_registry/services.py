@@ -2,7 +2,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 
 from apps_registry.models import AccessControl, App, ArchivePolicy
-from openmemory.errors import AppPaused, Conflict
+from openmemory.errors import AppPaused, Conflict, NotFound
 
 DEFAULT_APP = "openmemory"
 
@@ -46,6 +46,13 @@ def access_rule_delete(*, rule) -> None:
 
 
 def archive_policy_create(*, owner, criteria_type: str, criteria_id, days_to_archive: int) -> ArchivePolicy:
+    """A policy of the owner's; its app must be the owner's and its category must exist."""
+    from memories.models import Category
+
+    if criteria_type == ArchivePolicy.Criteria.APP and not App.objects.filter(owner=owner, id=criteria_id).exists():
+        raise NotFound("No app with that id.")
+    if criteria_type == ArchivePolicy.Criteria.CATEGORY and not Category.objects.filter(id=criteria_id).exists():
+        raise NotFound("No category with that id.")
     return ArchivePolicy.objects.create(owner=owner, criteria_type=criteria_type, criteria_id=criteria_id,
                                         days_to_archive=days_to_archive)
 

@@ -5,8 +5,8 @@ from rest_framework.views import APIView
 
 from apps_registry import selectors, services
 from apps_registry import serializers as s
-from apps_registry.models import AccessControl, ArchivePolicy
-from memories.models import Category, Memory
+from apps_registry.models import AccessControl
+from memories.selectors import memory_get
 from memories.serializers import MemoryOut
 from openmemory.api import PageSizeIn, acting_user, page_of, paged_body, validated
 from openmemory.errors import NotFound
@@ -60,10 +60,8 @@ class AppAccessed(APIView):
         data = validated(PageSizeIn, request.query_params)
         app = selectors.app_get(user=request.user, app_id=app_id)
         counts, total = page_of(selectors.app_accessed_memories(app=app), data["page"], data["page_size"])
-        memories = Memory.objects.select_related("app").prefetch_related("categories").in_bulk(
-            [row["memory_id"] for row in counts])
-        items = [{"memory": MemoryOut(memories[row["memory_id"]]).data, "access_count": row["access_count"]}
-                 for row in counts if row["memory_id"] in memories]
+        items = [{"memory": MemoryOut(memory).data, "access_count": count}
+                 for memory, count in selectors.with_memories(counts)]
         return Response(paged_body("memories", items, total, data["page"], data["page_size"]))
 
 
@@ -83,11 +81,7 @@ class AccessRules(APIView):
     def post(self, request, app_id):
         app = selectors.app_get(user=request.user, app_id=app_id)
         data = validated(s.AccessRuleIn, request.data)
-        memory = None
-        if data.get("memory_id"):
-            memory = Memory.objects.filter(owner=request.user, id=data["memory_id"]).first()
-            if memory is None:
-                raise NotFound("No memory with that id.")
+        memory = memory_get(user=request.user, memory_id=data["memory_id"]) if data.get("memory_id") else None
         rule = services.access_rule_create(app=app, effect=data["effect"], memory=memory)
         return Response(_rule_out(rule), status=status.HTTP_201_CREATED)
 
@@ -114,13 +108,8 @@ class ArchivePolicies(APIView):
     def post(self, request):
         data = validated(s.ArchivePolicyIn, request.data)
         user = acting_user(request, data.get("user_id"))
-        criteria_id = data.get("criteria_id")
-        if data["criteria_type"] == ArchivePolicy.Criteria.APP and not user.apps.filter(id=criteria_id).exists():
-            raise NotFound("No app with that id.")
-        if data["criteria_type"] == ArchivePolicy.Criteria.CATEGORY and not Category.objects.filter(id=criteria_id).exists():
-            raise NotFound("No category with that id.")
         policy = services.archive_policy_create(owner=user, criteria_type=data["criteria_type"],
-                                                criteria_id=criteria_id, days_to_archive=data["days_to_archive"])
+                                                criteria_id=data.get("criteria_id"), days_to_archive=data["days_to_archive"])
         return Response(s.ArchivePolicyOut(policy).data, status=status.HTTP_201_CREATED)
 
 

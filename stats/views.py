@@ -3,9 +3,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps_registry.selectors import apps_with_counts
+from stats.selectors import user_stats
 from apps_registry.serializers import AppOut
-from memories.models import Memory
 from openmemory.api import UserIdField, acting_user, validated
 
 
@@ -23,6 +22,5 @@ class Stats(APIView):
     @extend_schema(tags=["stats"], summary="The user's figures", parameters=[StatsIn], responses=StatsOut)
     def get(self, request):
         user = acting_user(request, validated(StatsIn, request.query_params).get("user_id"))
-        apps = list(apps_with_counts(user=user).order_by("name"))
-        total = Memory.objects.filter(owner=user).exclude(state=Memory.State.DELETED).count()
+        apps, total = user_stats(user=user)
         return Response({"total_memories": total, "total_apps": len(apps), "apps": AppOut(apps, many=True).data})
