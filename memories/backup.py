@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps_registry.models import AccessControl, App
 from apps_registry.services import app_get_or_create
+from memories.categorization import categorize_on_commit
 from memories.engine import get_engine
 from memories.models import Category, Memory, MemoryStatusHistory
 from memories.services import memories_set_state
@@ -116,15 +117,19 @@ def backup_import(*, user: AbstractUser, upload, mode: str = "overwrite", progre
                                                           defaults={"description": c.get("description") or ""})[0]
                   for c in document.get("categories", []) if isinstance(c, dict) and c.get("id") and c.get("name")}
     counts = {"imported": 0, "overwritten": 0, "skipped": 0}
-    to_embed = []
+    to_embed, to_categorize = [], []
     for record in document["memories"]:
         memory, outcome = _import_memory(user, record, app_names, mode)
         counts[outcome] += 1
         if memory is None:
             continue
-        memory.categories.set([categories[c] for c in record.get("category_ids") or [] if c in categories])
+        linked = [categories[c] for c in record.get("category_ids") or [] if c in categories]
+        memory.categories.set(linked)
         if memory.state != Memory.State.DELETED:
             to_embed.append(memory)
+            if not linked:  # an export without categories (OpenMemory's, often): categorize after the commit
+                to_categorize.append(memory)
+    categorize_on_commit(to_categorize)
     _import_history(document.get("status_history"), user)
     engine = get_engine()
     for start in range(0, len(to_embed), 64):

@@ -88,3 +88,16 @@ def test_bob_cannot_export_alices_memories(bob_client, alice, alice_app):
     assert bob_client.post("/api/v1/backup/export", {"user_id": "alice"}, format="json").status_code == 403
     with zipfile.ZipFile(io.BytesIO(_export(bob_client))) as zf:
         assert json.loads(zf.read("memories.json"))["memories"] == []
+
+
+def test_imported_memories_without_categories_are_categorized(alice_client, alice, django_capture_on_commit_callbacks):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:  # the shape of OpenMemory's own export, no categories
+        zf.writestr("memories.json", json.dumps({"apps": [{"id": "a1", "name": "claude"}], "memories": [
+            {"id": "3f1c0b6e-1d2a-4c55-9a4e-2f7f3b1e9c01", "app_id": "a1", "state": "active",
+             "content": "Booked a flight to Rome for the conference in May", "created_at": "2025-05-01T10:00:00+00:00"}]}))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post("/api/v1/backup/import", {"file": io.BytesIO(buffer.getvalue())}, format="multipart")
+    assert response.json()["imported"] == 1
+    memory = Memory.objects.get(id="3f1c0b6e-1d2a-4c55-9a4e-2f7f3b1e9c01")
+    assert memory.app.name == "claude" and "travel" in {c.name for c in memory.categories.all()}
