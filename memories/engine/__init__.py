@@ -233,12 +233,16 @@ class Engine:
             return
         with translated_errors("embed the memories"):
             vectors = self.embedder.embed_batch([text for _, text, _ in items], "add")
-            for (memory_id, text, payload), vector in zip(items, vectors):
-                payload = {**payload, "data": text}
-                if self.store.get(vector_id=str(memory_id)) is None:
-                    self.store.insert(vectors=[vector], payloads=[payload], ids=[str(memory_id)])
+            ids = [str(memory_id) for memory_id, _, _ in items]
+            payloads = [{**payload, "data": text} for _, text, payload in items]
+            if self.stores_in_database:
+                self.store.upsert_many(ids=ids, vectors=vectors, payloads=payloads)
+                return
+            for vector_id, vector, payload in zip(ids, vectors, payloads):
+                if self.store.get(vector_id=vector_id) is None:
+                    self.store.insert(vectors=[vector], payloads=[payload], ids=[vector_id])
                 else:
-                    self.store.update(vector_id=str(memory_id), vector=vector, payload=payload)
+                    self.store.update(vector_id=vector_id, vector=vector, payload=payload)
 
     def complete_json(self, *, system: str, user: str) -> str:
         """One chat completion asking for a JSON object, from the configured LLM (the categorizer's)."""

@@ -4,6 +4,7 @@ SQLite computes distances with sqlite-vec; PostgreSQL with pgvector, through a p
 vector size. Either way a vector commits or rolls back with the memory row written in the same transaction,
 and every process (web, worker, manage.py) sees the same store.
 """
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -97,6 +98,16 @@ class DatabaseVectorStore:
             for vector_id, vector, payload in zip(ids, vectors, payloads)
         )
         self._bump([payload.get("user_id") for payload in payloads], rewrite=False)
+
+    def upsert_many(self, *, ids: list[str], vectors: list, payloads: list[dict]) -> None:
+        """Insert the new vectors in one statement; rewrite the ones that exist (one query to tell which)."""
+        existing = {str(i) for i in self._rows().filter(id__in=ids).values_list("id", flat=True)}
+        fresh = [(i, v, p) for i, v, p in zip(ids, vectors, payloads) if str(uuid.UUID(i)) not in existing]
+        if fresh:
+            self.insert(ids=[i for i, _, _ in fresh], vectors=[v for _, v, _ in fresh], payloads=[p for _, _, p in fresh])
+        for vector_id, vector, payload in zip(ids, vectors, payloads):
+            if str(uuid.UUID(vector_id)) in existing:
+                self.update(vector_id=vector_id, vector=vector, payload=payload)
 
     def search(self, query, vectors, top_k=5, filters=None):
         filters = dict(filters or {})
