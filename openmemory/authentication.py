@@ -76,3 +76,16 @@ def _body_user_id(request):
     except exceptions.ParseError:
         return None
     return data.get("user_id") if hasattr(data, "get") else None
+
+
+class LocalNoAuthScheme(OpenApiAuthenticationExtension):
+    target_class = LocalNoAuthentication
+    name = "localNoAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "query",
+            "name": "user_id",
+            "description": "Only with OPENMEMORY_LOCAL_NO_AUTH=true and from 127.0.0.1: no token, the user_id names the user.",
+        }

@@ -13,3 +13,14 @@ def fake_llm(db, monkeypatch):
         config_save(document={"mem0": {"llm": {"provider": "openai", "config": {
             "model": "gpt-4o-mini", "api_key": "env:OPENMEMORY_TEST_LLM_KEY", "openai_base_url": llm.url}}}})
         yield llm
+
+
+@pytest.fixture
+def tasks_in_process():
+    """Celery tasks run in this process, even when REDIS_URL names a broker (CI's second pass)."""
+    from openmemory.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = eager

@@ -90,7 +90,8 @@ def test_bob_cannot_export_alices_memories(bob_client, alice, alice_app):
         assert json.loads(zf.read("memories.json"))["memories"] == []
 
 
-def test_imported_memories_without_categories_are_categorized(alice_client, alice, django_capture_on_commit_callbacks):
+def test_imported_memories_without_categories_are_categorized(alice_client, alice, django_capture_on_commit_callbacks,
+                                                              tasks_in_process):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:  # the shape of OpenMemory's own export, no categories
         zf.writestr("memories.json", json.dumps({"apps": [{"id": "a1", "name": "claude"}], "memories": [

@@ -19,16 +19,9 @@ from memories.services import memories_archive_by_policies, memory_create, memor
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def tasks_in_process():
-    """These tests are about categorizing, so tasks run here even when REDIS_URL names a broker; the broker
-    path has a test of its own (a real worker, below)."""
-    from openmemory.celery import app
-
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = eager
+# These tests are about categorizing, so tasks run here even when REDIS_URL names a broker; the broker path
+# has a test of its own (a real worker, at the end).
+pytestmark = pytest.mark.usefixtures("tasks_in_process")
 
 
 def create(user, app, text, capture):

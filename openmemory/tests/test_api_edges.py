@@ -38,3 +38,11 @@ def test_the_schema_and_docs_are_served(alice_client):
     schema = alice_client.get("/api/schema/?format=json")
     assert schema.status_code == 200 and "/api/v1/memories/search/" in schema.json()["paths"]
     assert alice_client.get("/api/docs/").status_code == 200
+
+
+def test_the_openapi_schema_validates_without_warnings(db, tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    schema = (tmp_path / "schema.yml").read_text()
+    assert "tokenAuth" in schema and "/api/v1/backup/import/" in schema
