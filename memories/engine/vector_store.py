@@ -47,8 +47,9 @@ class CosineDistance(Func):
 
 
 def ensure_hnsw_index(dims: int) -> None:
-    """PostgreSQL: the partial HNSW index for vectors of this size (the migration made the one for 384)."""
-    if connection.vendor != "postgresql":
+    """PostgreSQL: the partial HNSW index for vectors of this size (the migration made the one for 384;
+    DDL takes a table lock, so it is not issued for that one)."""
+    if connection.vendor != "postgresql" or dims == 384:
         return
     with connection.cursor() as cursor:
         cursor.execute(
