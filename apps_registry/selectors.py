@@ -9,19 +9,18 @@ from openmemory.errors import NotFound
 _SORTS = {"name": "name", "memories": "total_memories_created", "memories_accessed": "total_memories_accessed"}
 
 
-def _count(subquery: QuerySet):
-    return Coalesce(Subquery(subquery.values("app_id").annotate(n=Count("*")).values("n")[:1]), Value(0),
-                    output_field=IntegerField())
+def _count(rows: QuerySet, what: str = "*", distinct: bool = False):
+    """A per-app count as a subquery (0 when none): no join that would multiply the other count."""
+    counted = rows.values("app_id").annotate(n=Count(what, distinct=distinct)).values("n")[:1]
+    return Coalesce(Subquery(counted), Value(0), output_field=IntegerField())
 
 
 def apps_with_counts(*, user: AbstractUser) -> QuerySet[App]:
     """The user's apps with their figures, each a subquery: one query however many apps and memories."""
     created = Memory.objects.filter(app_id=OuterRef("id")).exclude(state=Memory.State.DELETED)
     accessed = MemoryAccessLog.objects.filter(app_id=OuterRef("id"))
-    accessed_memories = Coalesce(Subquery(accessed.values("app_id").annotate(n=Count("memory_id", distinct=True))
-                                          .values("n")[:1]), Value(0), output_field=IntegerField())
     return App.objects.filter(owner=user).annotate(total_memories_created=_count(created),
-                                                    total_memories_accessed=accessed_memories)
+                                                    total_memories_accessed=_count(accessed, "memory_id", distinct=True))
 
 
 def app_list(*, user: AbstractUser, name: str = "", is_active: bool | None = None, sort_by: str = "name",

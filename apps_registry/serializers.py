@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from apps_registry.models import AccessControl, ArchivePolicy
 from memories.serializers import MemoryOut
-from openmemory.api import MAX_PAGE_SIZE, PageField, UserIdField
+from openmemory.api import MAX_PAGE_SIZE, PageField, UserIdField, paged_out
 
 
 class AppListIn(serializers.Serializer):
@@ -23,11 +23,7 @@ class AppOut(serializers.Serializer):
     total_memories_accessed = serializers.IntegerField()
 
 
-class AppPageOut(serializers.Serializer):
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-    apps = AppOut(many=True)
+AppPageOut = paged_out("AppPageOut", "apps", AppOut(many=True))
 
 
 class AppDetailOut(serializers.Serializer):
@@ -47,11 +43,7 @@ class StatusOut(serializers.Serializer):
     message = serializers.CharField()
 
 
-class AppMemoriesOut(serializers.Serializer):
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-    memories = MemoryOut(many=True)
+AppMemoriesOut = paged_out("AppMemoriesOut", "memories", MemoryOut(many=True))
 
 
 class AccessedMemoryOut(serializers.Serializer):
@@ -59,11 +51,7 @@ class AccessedMemoryOut(serializers.Serializer):
     access_count = serializers.IntegerField()
 
 
-class AppAccessedOut(serializers.Serializer):
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-    memories = AccessedMemoryOut(many=True)
+AppAccessedOut = paged_out("AppAccessedOut", "memories", AccessedMemoryOut(many=True))
 
 
 class AccessRuleIn(serializers.Serializer):

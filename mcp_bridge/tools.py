@@ -12,7 +12,7 @@ from mcp_bridge.identity import Identity, current
 from memories import services
 from memories.models import Memory
 from memories.selectors import memories_readable_by_app
-from openmemory.api import epoch
+from openmemory.api import epoch, parse_uuid
 from openmemory.errors import ApplicationError, NotFound
 
 LIST_LIMIT = 1000
@@ -64,12 +64,9 @@ def _readable(identity: Identity, memory_id: str) -> Memory:
 
 
 def _uuid(value: str):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise ApplicationError(f"'{value}' is not a memory id.") from exc
+    if (parsed := parse_uuid(value)) is None:
+        raise ApplicationError(f"'{value}' is not a memory id.")
+    return parsed
 
 
 def _add(identity: Identity, *, text: str, infer: bool) -> dict:

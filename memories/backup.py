@@ -18,6 +18,7 @@ from memories.engine import get_engine
 from memories.models import Category, Memory, MemoryStatusHistory
 from memories.services import memories_set_state
 from memories.upkeep import vector_payload
+from openmemory.api import parse_uuid
 from openmemory.errors import ApplicationError
 
 EXPORT_VERSION = "1"
@@ -146,7 +147,7 @@ def _import_memory(user, record: dict, app_names: dict, mode: str):
         state = Memory.State(record.get("state") or "active")
     except ValueError as exc:
         raise ApplicationError(f"A memory has an unknown state {record.get('state')!r}.") from exc
-    memory_id = record.get("id") if _is_uuid(record.get("id")) else None
+    memory_id = parse_uuid(record.get("id"))
     existing = Memory.objects.filter(id=memory_id).first() if memory_id else None
     if existing is not None and existing.owner_id != user.pk:
         existing, memory_id = None, None  # another user's id: import as a new memory
@@ -171,27 +172,12 @@ def _import_memory(user, record: dict, app_names: dict, mode: str):
 
 def _import_history(rows, user) -> None:
     """The exported state history, for the memories of this user that are now here."""
-    rows = [r for r in rows or [] if isinstance(r, dict) and _is_uuid(r.get("memory_id")) and _is_uuid(r.get("id"))]
+    rows = [r for r in rows or [] if isinstance(r, dict) and parse_uuid(r.get("memory_id")) and parse_uuid(r.get("id"))]
     present = set(Memory.objects.filter(owner=user, id__in=[r["memory_id"] for r in rows]).values_list("id", flat=True))
     states = set(Memory.State.values)
     MemoryStatusHistory.objects.bulk_create([
         MemoryStatusHistory(id=r["id"], memory_id=r["memory_id"], old_state=r.get("old_state") if r.get("old_state") in states else None,
                             new_state=r.get("new_state"), changed_by=user)
-        for r in rows if _uuid(r["memory_id"]) in present and r.get("new_state") in states
+        for r in rows if parse_uuid(r["memory_id"]) in present and r.get("new_state") in states
     ], ignore_conflicts=True)
 
-
-def _uuid(value):
-    import uuid
-
-    return uuid.UUID(str(value))
-
-
-def _is_uuid(value) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-        return True
-    except ValueError:
-        return False

@@ -1,10 +1,10 @@
 """Every read of memories that has rules: who may see what is decided here, in SQL."""
 from django.contrib.auth.models import AbstractUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from apps_registry.models import AccessControl, App
 from memories.config import with_defaults
-from memories.models import Config, Memory
+from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory
 from openmemory.errors import NotFound
 
 CONFIG_KEY = "main"
@@ -54,8 +54,6 @@ def memories_with_category_names(memories: QuerySet[Memory], names: list[str] | 
 
 def memory_history(*, memory: Memory) -> list[dict]:
     """The memory's content changes (the engine's events) and state changes, oldest first."""
-    from memories.models import MemoryChange, MemoryStatusHistory
-
     content = [
         {"kind": "content", "at": change.recorded_at, "event": change.event,
          "old_content": change.old_memory, "new_content": change.new_memory}
@@ -76,8 +74,6 @@ def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category
                 from_date=None, to_date=None, show_archived: bool = False, sort_column: str | None = None,
                 sort_direction: str = "desc") -> QuerySet[Memory]:
     """The user's memories for the listing views: never deleted, archived only when asked for."""
-    from django.db.models import Min
-
     hidden = [Memory.State.DELETED] if show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
     memories = Memory.objects.filter(owner=user).exclude(state__in=hidden)
     if app_ids:
@@ -101,8 +97,6 @@ def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category
 
 def memory_related(*, memory: Memory) -> QuerySet[Memory]:
     """The owner's other live memories sharing categories with this one: most shared first, then newest."""
-    from django.db.models import Count
-
     category_ids = memory.categories.values("id")
     return (
         Memory.objects.filter(owner_id=memory.owner_id, categories__in=category_ids)
@@ -113,14 +107,10 @@ def memory_related(*, memory: Memory) -> QuerySet[Memory]:
 
 
 def categories_in_use(*, user: AbstractUser) -> QuerySet:
-    from memories.models import Category
-
     live = Memory.objects.filter(owner=user).exclude(state__in=[Memory.State.DELETED, Memory.State.ARCHIVED])
     return Category.objects.filter(Exists(Memory.categories.through.objects.filter(
         category_id=OuterRef("id"), memory_id__in=live.values("id")))).order_by("name")
 
 
 def memory_access_logs(*, memory: Memory) -> QuerySet:
-    from memories.models import MemoryAccessLog
-
     return MemoryAccessLog.objects.filter(memory=memory).select_related("app").order_by("-accessed_at")

@@ -5,7 +5,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from memories.models import Memory
-from openmemory.api import MAX_PAGE_SIZE, EpochField, PageField, UserIdField, epoch
+from openmemory.api import MAX_PAGE_SIZE, EpochField, PageField, UserIdField, epoch, paged_out
 
 METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SORT_COLUMNS = ["memory", "categories", "app_name", "created_at"]
@@ -141,11 +141,7 @@ class AccessLogEntryOut(serializers.Serializer):
     metadata_ = serializers.JSONField(source="metadata")
 
 
-class AccessLogPageOut(serializers.Serializer):
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-    logs = AccessLogEntryOut(many=True)
+AccessLogPageOut = paged_out("AccessLogPageOut", "logs", AccessLogEntryOut(many=True))
 
 
 class CategoryOut(serializers.Serializer):

@@ -1,5 +1,6 @@
 """What every REST view shares: whose data a request acts on, paging, epoch times."""
 import math
+import uuid
 from datetime import datetime, timezone
 
 from django.contrib.auth import get_user_model
@@ -37,6 +38,21 @@ def validated(serializer_class, data) -> dict:
 def paged_body(key: str, items: list, total: int, page: int, page_size: int) -> dict:
     """The app and access-log listings' shape: {"total", "page", "page_size", <key>: [...]}."""
     return {"total": total, "page": page, "page_size": page_size, key: items}
+
+
+def paged_out(name: str, key: str, items: serializers.Serializer) -> type[serializers.Serializer]:
+    """The schema of a paged_body() (a named class, as the OpenAPI document needs one per shape)."""
+    fields = {"total": serializers.IntegerField(), "page": serializers.IntegerField(),
+              "page_size": serializers.IntegerField(), key: items}
+    return type(name, (serializers.Serializer,), fields)
+
+
+def parse_uuid(value) -> uuid.UUID | None:
+    """The UUID a client sent, or None when it is not one."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def epoch(value: datetime | None) -> int | None:

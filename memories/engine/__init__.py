@@ -18,7 +18,6 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: see
 from django.conf import settings  # noqa: E402
 from mem0 import Memory  # noqa: E402
 from mem0 import exceptions as mem0_errors  # noqa: E402
-from mem0.configs.vector_stores.qdrant import QdrantConfig  # noqa: E402,F401  (keeps mem0's config registry loaded)
 from mem0.configs.embeddings.base import BaseEmbedderConfig  # noqa: E402
 from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory  # noqa: E402
 

@@ -29,6 +29,7 @@ class _Copy:
 class VectorCache:
     def __init__(self):
         self._copies: OrderedDict[tuple, _Copy] = OrderedDict()
+        self._held = 0  # vectors in all copies: kept, not summed on each search
         self._lock = threading.Lock()
 
     def vectors(self, collection: str, user_id: str, dims: int) -> tuple[list, np.ndarray] | None:
@@ -39,15 +40,16 @@ class VectorCache:
                                        .values_list("nonce", "generation", "rewrites").first() or (None, 0, 0))
         key = (connection.alias, collection, user_id, dims)
         with self._lock:
-            copy = self._copies.get(key)
+            copy = self._copies.pop(key, None)
+            self._held -= len(copy.ids) if copy else 0
             # Only inserts since the copy was made: append them. Anything else: load the user's vectors anew.
             if copy is None or (copy.nonce, copy.rewrites) != (nonce, rewrites) or copy.generation > generation:
                 copy = _Copy(nonce, -1, rewrites, 0, [], np.zeros((0, dims), dtype=np.float32))
             if copy.generation != generation:
                 self._append(copy, collection, user_id, dims)
             copy.generation = generation
-            self._copies[key] = copy
-            self._copies.move_to_end(key)
+            self._copies[key] = copy  # re-inserted last: the most recently used
+            self._held += len(copy.ids)
             self._evict()
             return copy.ids, copy.matrix
 
@@ -67,8 +69,9 @@ class VectorCache:
         copy.last_rowid = rows[-1][0]
 
     def _evict(self) -> None:
-        while sum(len(c.ids) for c in self._copies.values()) > settings.OPENMEMORY_VECTOR_CACHE_MAX and len(self._copies) > 1:
-            self._copies.popitem(last=False)
+        while self._held > settings.OPENMEMORY_VECTOR_CACHE_MAX and len(self._copies) > 1:
+            _, oldest = self._copies.popitem(last=False)
+            self._held -= len(oldest.ids)
 
 
 cache = VectorCache()

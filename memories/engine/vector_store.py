@@ -14,8 +14,6 @@ from memories.fields import HNSW_EF_SEARCH, to_db_vector
 from memories.engine.vector_cache import nearest_cached
 from memories.models import MemoryVector, VectorGeneration
 
-# The filter key through which a selector hands over the set of memories the caller may read (a QuerySet of ids).
-ALLOWED_IDS = "allowed_ids"
 _SCOPE_KEYS = {"user_id": "user_id"}
 
 
@@ -71,9 +69,7 @@ class DatabaseVectorStore:
     def _filtered(self, filters: dict | None) -> QuerySet:
         rows = self._rows()
         for key, value in (filters or {}).items():
-            if key == ALLOWED_IDS:
-                rows = rows.filter(id__in=value)
-            elif key in _SCOPE_KEYS:
+            if key in _SCOPE_KEYS:
                 rows = rows.filter(**{_SCOPE_KEYS[key]: value})
             elif isinstance(value, (str, int, float, bool)):
                 rows = rows.filter(**{f"payload__{key}": value})
@@ -111,9 +107,7 @@ class DatabaseVectorStore:
                 self.update(vector_id=vector_id, vector=vector, payload=payload)
 
     def search(self, query, vectors, top_k=5, filters=None):
-        filters = dict(filters or {})
-        allowed = filters.pop(ALLOWED_IDS, None)
-        nearest = self.nearest(vectors, filters=filters, allowed=allowed, limit=top_k)
+        nearest = self.nearest(vectors, filters=dict(filters or {}), limit=top_k)
         payloads = dict(self._rows().filter(id__in=[i for i, _ in nearest]).values_list("id", "payload"))
         return [VectorHit(id=str(i), score=score, payload=payloads.get(i, {})) for i, score in nearest]
 
