@@ -17,7 +17,7 @@ def _count(rows: QuerySet, what: str = "*", distinct: bool = False):
 
 def apps_with_counts(*, user: AbstractUser) -> QuerySet[App]:
     """The user's apps with their figures, each a subquery: one query however many apps and memories."""
-    created = Memory.objects.filter(app_id=OuterRef("id")).exclude(state=Memory.State.DELETED)
+    created = Memory.objects.live().filter(app_id=OuterRef("id"))
     accessed = MemoryAccessLog.objects.filter(app_id=OuterRef("id"))
     return App.objects.filter(owner=user).annotate(total_memories_created=_count(created),
                                                     total_memories_accessed=_count(accessed, "memory_id", distinct=True))
@@ -34,6 +34,14 @@ def app_list(*, user: AbstractUser, name: str = "", is_active: bool | None = Non
     return apps.order_by(field if sort_direction == "asc" else f"-{field}", "id")
 
 
+def app_owned(*, user: AbstractUser, app_id) -> App:
+    """One of the user's apps, or NotFound (another user's looks the same as none)."""
+    app = App.objects.filter(owner=user, id=app_id).first()
+    if app is None:
+        raise NotFound("No app with that id.")
+    return app
+
+
 def app_get(*, user: AbstractUser, app_id) -> App:
     app = apps_with_counts(user=user).filter(id=app_id).first()
     if app is None:
@@ -47,7 +55,7 @@ def app_access_times(*, app: App) -> dict:
 
 
 def app_memories(*, app: App) -> QuerySet[Memory]:
-    return (Memory.objects.filter(app=app).exclude(state=Memory.State.DELETED)
+    return (Memory.objects.live().filter(app=app)
             .select_related("app").prefetch_related("categories").order_by("-created_at", "-id"))
 
 

@@ -26,8 +26,7 @@ logger = logging.getLogger("openmemory.mcp")
 
 def security_settings() -> TransportSecuritySettings:
     """Host/Origin checks (DNS rebinding) from ALLOWED_HOSTS and CORS_ALLOWED_ORIGINS."""
-    hosts = [h.strip("[]") if h.startswith("[") else h for h in settings.ALLOWED_HOSTS]
-    if "*" in hosts:
+    if "*" in settings.ALLOWED_HOSTS:
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
     allowed_hosts = [name for h in settings.ALLOWED_HOSTS for name in (h, f"{h}:*")]
     origins = [f"{scheme}://{h}" for h in settings.ALLOWED_HOSTS for scheme in ("http", "https")]

@@ -44,7 +44,7 @@ class MemoryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Categorize selected memories again (in the background)")
     def recategorize(self, request, queryset):
-        categorize_on_commit(list(queryset.exclude(state=Memory.State.DELETED)))
+        categorize_on_commit(list(queryset.live()))
         self.message_user(request, "Categorization queued.", messages.SUCCESS)
 
     def get_queryset(self, request):

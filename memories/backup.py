@@ -118,9 +118,9 @@ def backup_import(*, user: AbstractUser, upload, mode: str = "overwrite", progre
                                                           defaults={"description": c.get("description") or ""})[0]
                   for c in document.get("categories", []) if isinstance(c, dict) and c.get("id") and c.get("name")}
     counts = {"imported": 0, "overwritten": 0, "skipped": 0}
-    to_embed, to_categorize = [], []
+    to_embed, to_categorize, apps = [], [], {}
     for record in document["memories"]:
-        memory, outcome = _import_memory(user, record, app_names, mode)
+        memory, outcome = _import_memory(user, record, app_names, mode, apps)
         counts[outcome] += 1
         if memory is None:
             continue
@@ -140,7 +140,7 @@ def backup_import(*, user: AbstractUser, upload, mode: str = "overwrite", progre
     return {**counts, "categories": len(categories), "embedded": len(to_embed)}
 
 
-def _import_memory(user, record: dict, app_names: dict, mode: str):
+def _import_memory(user, record: dict, app_names: dict, mode: str, apps: dict):
     if not isinstance(record, dict) or not isinstance(record.get("content"), str) or not record["content"].strip():
         raise ApplicationError("A memory in memories.json has no content.")
     try:
@@ -153,7 +153,10 @@ def _import_memory(user, record: dict, app_names: dict, mode: str):
         existing, memory_id = None, None  # another user's id: import as a new memory
     if existing is not None and mode == "skip":
         return None, "skipped"
-    app = app_get_or_create(owner=user, name=app_names.get(record.get("app_id")) or record.get("app") or "openmemory")
+    name = app_names.get(record.get("app_id")) or record.get("app") or "openmemory"
+    if name not in apps:  # one lookup per app, not per memory
+        apps[name] = app_get_or_create(owner=user, name=name)
+    app = apps[name]
     fields = {"app": app, "content": record["content"], "metadata": record.get("metadata") or {}}
     if existing is not None:
         Memory.objects.filter(pk=existing.pk).update(**fields)

@@ -104,8 +104,7 @@ def parse_categories(answer) -> list[str]:
 
 def memories_to_categorize():
     """Live memories categorization never finished for (a lost task, a provider down for long)."""
-    return Memory.objects.filter(categorized_at__isnull=True, created_at__lt=timezone.now() - LEFTOVER_AGE) \
-        .exclude(state=Memory.State.DELETED)
+    return Memory.objects.live().filter(categorized_at__isnull=True, created_at__lt=timezone.now() - LEFTOVER_AGE)
 
 
 def categorize_on_commit(memories) -> None:

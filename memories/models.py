@@ -20,6 +20,12 @@ class Category(models.Model):
         return self.name
 
 
+class MemoryQuerySet(models.QuerySet):
+    def live(self):
+        """Everything but deleted memories (a deleted memory has no vector and never comes back)."""
+        return self.exclude(state=Memory.State.DELETED)
+
+
 class Memory(models.Model):
     class State(models.TextChoices):
         ACTIVE = "active"
@@ -42,6 +48,8 @@ class Memory(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When categorization last ran for this content (it may have found none); null: still to do.
     categorized_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = MemoryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "memories"

@@ -21,7 +21,7 @@ def memory_get(*, user: AbstractUser, memory_id) -> Memory:
     """One of the user's memories (any state but deleted), or NotFound: another user's looks the same as none."""
     memory = (
         Memory.objects.select_related("app").prefetch_related("categories")
-        .filter(owner=user, id=memory_id).exclude(state=Memory.State.DELETED).first()
+        .live().filter(owner=user, id=memory_id).first()
     )
     if memory is None:
         raise NotFound("No memory with that id.")

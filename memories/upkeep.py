@@ -24,23 +24,19 @@ class StoreReport:
         return not (self.missing or self.orphans or self.stale)
 
 
-def _live_memories():
-    return Memory.objects.exclude(state=Memory.State.DELETED)
-
-
 def store_check() -> StoreReport:
     engine = get_engine()
     if not engine.stores_in_database:
         raise NotImplementedError("check_store covers the database vector store; this install uses another one.")
     vectors = MemoryVector.objects.filter(collection=COLLECTION)
     vector_of = vectors.filter(id=OuterRef("id"))
-    annotated = _live_memories().annotate(
+    annotated = Memory.objects.live().annotate(
         vector_text=Subquery(vector_of.values(text=KT("payload__data"))[:1]),
         vector_dims=Subquery(vector_of.values("dims")[:1]),
     )
     return StoreReport(
         missing=list(annotated.filter(vector_dims__isnull=True).values_list("id", flat=True)),
-        orphans=list(vectors.exclude(id__in=_live_memories().values("id")).values_list("id", flat=True)),
+        orphans=list(vectors.exclude(id__in=Memory.objects.live().values("id")).values_list("id", flat=True)),
         stale=list(annotated.filter(vector_dims__isnull=False)
                    .filter(~Q(vector_text=F("content")) | ~Q(vector_dims=engine.dims))
                    .values_list("id", flat=True)),
@@ -55,7 +51,7 @@ def store_repair(report: StoreReport, progress: Progress = lambda n: None) -> No
 def memories_reembed(*, ids: list | None = None, progress: Progress = lambda n: None) -> int:
     """Embed memories again (all live ones unless ids are given), in batches, each batch one transaction."""
     engine = get_engine()
-    memories = _live_memories().select_related("owner", "app").order_by("id")
+    memories = Memory.objects.live().select_related("owner", "app").order_by("id")
     if ids is not None:
         memories = memories.filter(id__in=ids)
     done, last_id = 0, None

@@ -4,21 +4,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps_registry.models import App
+from apps_registry.selectors import app_owned
 from memories import selectors, services
 from memories import serializers as s
 from memories.models import Memory
 from openmemory.api import PageSizeIn, acting_user, from_epoch, memory_page_body, page_of, paged_body, validated
-from openmemory.errors import NotFound
 
 TAG = ["memories"]
-
-
-def _user_app(user, app_id) -> App:
-    app = App.objects.filter(owner=user, id=app_id).first()
-    if app is None:
-        raise NotFound("No app with that id.")
-    return app
 
 
 def _set_state_by_ids(request, state: str, verb: str) -> Response:
@@ -106,7 +98,7 @@ class MemoryPause(APIView):
     def post(self, request):
         data = validated(s.MemoryPauseIn, request.data)
         user = acting_user(request, data.get("user_id"))
-        app = _user_app(user, data["app_id"]) if data.get("app_id") else None
+        app = app_owned(user=user, app_id=data["app_id"]) if data.get("app_id") else None
         count = services.memories_pause(user=user, state=data["state"], memory_ids=data.get("memory_ids"),
                                         category_ids=data.get("category_ids"), app=app,
                                         global_pause=data["global_pause"])
@@ -164,7 +156,7 @@ class MemorySearch(APIView):
     def post(self, request):
         data = validated(s.SearchIn, request.data)
         user = acting_user(request, data.get("user_id"))
-        app = _user_app(user, data["app_id"]) if data.get("app_id") else None
+        app = app_owned(user=user, app_id=data["app_id"]) if data.get("app_id") else None
         found = services.memory_search(user=user, app=app, query=data["query"], limit=data["limit"],
                                        categories=data.get("categories"), metadata=data.get("filters"))
         return Response({"results": s.SearchOut({"results": [s.search_hit(m, score) for m, score in found]}).data["results"]})

@@ -8,4 +8,4 @@ from memories.models import Memory
 def user_stats(*, user: AbstractUser) -> tuple[list[App], int]:
     """(the user's apps with their figures, the number of memories not deleted): two queries."""
     apps = list(apps_with_counts(user=user).order_by("name"))
-    return apps, Memory.objects.filter(owner=user).exclude(state=Memory.State.DELETED).count()
+    return apps, Memory.objects.live().filter(owner=user).count()

@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, user, app, all, **options):
         if not (user or app or all):
             raise CommandError("Say which memories: --user, --app, or --all.")
-        memories = Memory.objects.exclude(state=Memory.State.DELETED).order_by("created_at")
+        memories = Memory.objects.live().order_by("created_at")
         if user:
             memories = memories.filter(owner__username=user)
         if app:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
             except json.JSONDecodeError as exc:
                 raise CommandError(f"--embedder is not valid JSON: {exc}") from exc
             config_save(document={"mem0": {"embedder": section}}, allow_dimension_change=True)
-        total = Memory.objects.exclude(state=Memory.State.DELETED).count()
+        total = Memory.objects.live().count()
         with tqdm(total=total, desc="re-embedding", unit="memory") as bar:
             done = memories_reembed(progress=bar.update)
         self.stdout.write(f"Re-embedded {done} memories.")
