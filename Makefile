@@ -4,9 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8765
+# The local user: `make run` creates it; the server's local no-auth mode acts as it.
 OPENMEMORY_USER ?= $(or $(USER),$(shell id -un),local)
+CLIENTS := mcp_bridge/tests/clients
 
-.PHONY: install run serve test check worker beat
+.PHONY: install run serve test prod-check check worker beat
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,23 +18,34 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
+# The third-party MCP clients the tests drive (pinned in package-lock.json); skipped where there is no npm.
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  cd $(CLIENTS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the tests that drive Node.js MCP clients will be skipped (CI runs them)."; fi
+
 run: install
 	OPENMEMORY_CREATE_SECRET_KEY=true $(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_local $(OPENMEMORY_USER) --base-url http://$(HOST):$(PORT)
 	$(MAKE) --no-print-directory serve
 
 serve:
-	$(VENV)/bin/uvicorn openmemory.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
+	OPENMEMORY_USER=$(OPENMEMORY_USER) $(VENV)/bin/uvicorn openmemory.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
 
-test: install
+test: install $(CLIENTS)/node_modules/.installed
 	SECRET_KEY=$${SECRET_KEY:-tests-only-not-secret} $(PY) -m pytest
+
+# The production topology (2 web processes, worker, beat, its own PostgreSQL + pgvector and Redis) under load
+# and outages; needs redis-server and pgserver (.ci/pgvector-server installs it).
+prod-check: install $(CLIENTS)/node_modules/.installed
+	SECRET_KEY=$${SECRET_KEY:-tests-only-not-secret} $(PY) -m pytest -m production
 
 check: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check --deploy --fail-level ERROR
 
 worker: install
-	$(VENV)/bin/celery -A openmemory worker --loglevel INFO --concurrency 2
+	$(VENV)/bin/celery -A openmemory worker --loglevel INFO --concurrency 2 --without-gossip --without-mingle
 
 beat: install
 	$(VENV)/bin/celery -A openmemory beat --loglevel INFO

@@ -56,7 +56,7 @@ def app_access_times(*, app: App) -> dict:
 
 def app_memories(*, app: App) -> QuerySet[Memory]:
     return (Memory.objects.live().filter(app=app)
-            .select_related("app").prefetch_related("categories").order_by("-created_at", "-id"))
+            .select_related("app").with_categories().order_by("-created_at", "-id"))
 
 
 def app_accessed_memories(*, app: App) -> QuerySet:
@@ -67,7 +67,7 @@ def app_accessed_memories(*, app: App) -> QuerySet:
 
 def with_memories(counts: list[dict]) -> list[tuple[Memory, int]]:
     """The memories of (memory id, access count) rows, in their order: one query for the page."""
-    memories = Memory.objects.select_related("app").prefetch_related("categories").in_bulk(
+    memories = Memory.objects.select_related("app").with_categories().in_bulk(
         [row["memory_id"] for row in counts])
     return [(memories[row["memory_id"]], row["access_count"]) for row in counts if row["memory_id"] in memories]
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from apps_registry.models import AccessControl, ArchivePolicy
-from memories.serializers import MemoryOut
+from memories.serializers import AppMemoryOut, MemoryOut
 from openmemory.api import MAX_PAGE_SIZE, PageField, UserIdField, paged_out
 
 
@@ -43,7 +43,7 @@ class StatusOut(serializers.Serializer):
     message = serializers.CharField()
 
 
-AppMemoriesOut = paged_out("AppMemoriesOut", "memories", MemoryOut(many=True))
+AppMemoriesOut = paged_out("AppMemoriesOut", "memories", AppMemoryOut(many=True))
 
 
 class AccessedMemoryOut(serializers.Serializer):

@@ -2,7 +2,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 
 from apps_registry.models import AccessControl, App, ArchivePolicy
-from openmemory.errors import AppPaused, Conflict, NotFound
+from openmemory.errors import AppPaused, ApplicationError, Conflict, NotFound
 
 DEFAULT_APP = "openmemory"
 
@@ -23,6 +23,14 @@ def app_get_or_create(*, owner: AbstractUser, name: str) -> App:
 def app_require_active(app: App) -> App:
     if not app.is_active:
         raise AppPaused(f"App '{app.name}' is paused: it can neither read nor write memories until it is resumed.")
+    return app
+
+
+def app_require_owner(app: App, owner: AbstractUser) -> App:
+    """A memory lives in an app of its own owner: an app never holds another user's memories (they would be
+    listed to the app's owner)."""
+    if app.owner_id != owner.pk:
+        raise ApplicationError(f"App '{app.name}' belongs to another user: a memory goes in an app of its owner.")
     return app
 
 

@@ -7,7 +7,7 @@ from apps_registry import selectors, services
 from apps_registry import serializers as s
 from apps_registry.models import AccessControl
 from memories.selectors import memory_get
-from memories.serializers import MemoryOut
+from memories.serializers import AppMemoryOut, MemoryOut
 from openmemory.api import PageSizeIn, acting_user, page_of, paged_body, validated
 from openmemory.errors import NotFound
 
@@ -49,7 +49,7 @@ class AppMemories(APIView):
         data = validated(PageSizeIn, request.query_params)
         app = selectors.app_get(user=request.user, app_id=app_id)
         memories, total = page_of(selectors.app_memories(app=app), data["page"], data["page_size"])
-        return Response(paged_body("memories", MemoryOut(memories, many=True).data, total, data["page"],
+        return Response(paged_body("memories", AppMemoryOut(memories, many=True).data, total, data["page"],
                                    data["page_size"]))
 
 

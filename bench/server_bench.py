@@ -1,12 +1,19 @@
-"""End-to-end figures against a live uvicorn on 127.0.0.1: REST list/filter/create, MCP round trips per
-transport, search_memory at size, sessions opened per second.
+"""End-to-end figures against a live uvicorn on 127.0.0.1, in the order a server lives through them: start-up,
+`create_token`, single-client REST and MCP latency, `list_memories` of 1,000, concurrent MCP searches (1, 8, 32
+clients), concurrent REST creates (1, 8, 16 clients), and the server's RSS after the reads and after everything.
 
-    .venv/bin/python bench/server_bench.py [--size 10000] [--list-size 100000]
-Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database. --list-size adds
-rows without vectors (list and filter read no vectors) on top of --size memories that have them.
+    .venv/bin/python bench/server_bench.py [--size 10000] [--list-size 100000] [--workers 1]
+    .venv/bin/python bench/server_bench.py --compare /tmp/om-before     # that checkout, then this one: side by side
+
+Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database (with --compare, each
+checkout gets a database of its own: DATABASE_URL's name with the checkout's index appended, created if needed).
+--list-size adds rows without vectors (list and filter read no vectors) on top of --size memories that have them.
+The concurrent runs speak plain JSON-RPC over streamable HTTP (what any client's tools/call amounts to), so that
+the client's own work takes little of the two cores the server shares with it.
 """
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -15,34 +22,38 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-bench-"))
-os.environ.setdefault("SECRET_KEY", "bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-os.environ["API_THROTTLE_RATE"] = "10000000/min"
-import django  # noqa: E402
-
-django.setup()
-import httpx2  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from mcp import Client  # noqa: E402
-from mcp.client.sse import sse_client  # noqa: E402
-from mcp.client.streamable_http import streamable_http_client  # noqa: E402
-
-from mcp_bridge.tests.conftest import websocket_transport  # noqa: E402
-
+HERE = Path(__file__).resolve().parents[1]
 PORT = 8799
 BASE = f"http://127.0.0.1:{PORT}"
+figures: dict[str, float] = {}
 
 
-def figures(samples: list[float]) -> str:
+def record(label: str, value: float, unit: str) -> None:
+    figures[f"{label} ({unit})"] = round(value, 1)
+    print(f"{label:<58} {value:9.1f} {unit}", flush=True)
+
+
+def latencies(label: str, samples: list[float]) -> None:
     samples = sorted(samples)
-    return f"p50 {statistics.median(samples):.1f} ms  p95 {samples[max(0, int(len(samples) * 0.95) - 1)]:.1f} ms"
+    record(f"{label} p50", statistics.median(samples), "ms")
+    record(f"{label} p95", samples[max(0, int(len(samples) * 0.95) - 1)], "ms")
+
+
+def setup_django(root: Path) -> None:
+    sys.path.insert(0, str(root))
+    os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-bench-"))
+    os.environ.setdefault("SECRET_KEY", "bench")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
+    os.environ["API_THROTTLE_RATE"] = "10000000/min"
+    import django
+
+    django.setup()
 
 
 def load(size: int, list_size: int):
+    from django.core.management import call_command
+    from django.db import connection
+
     from apps_registry.services import app_get_or_create
     from memories.models import Memory
     from memories.tests.factories import MemoryFactory, bulk_memories
@@ -58,16 +69,39 @@ def load(size: int, list_size: int):
         step = min(1000, size - have)
         bulk_memories(owner=user, app=app, count=step, prefix=f"Note {have}: likes {words[have % len(words)]} and")
         have += step
+        print(f"  loaded {have}/{size} memories with vectors", file=sys.stderr, flush=True)
     extra = list_size - Memory.objects.filter(owner=user).count()
     for start in range(0, max(0, extra), 5000):
         Memory.objects.bulk_create(MemoryFactory.build(owner=user, app=app, content=f"row {start + i}")
                                    for i in range(min(5000, extra - start)))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
     print(f"database {connection.vendor}: {size} memories with vectors, {max(size, list_size)} rows "
-          f"(loaded in {time.perf_counter() - started:.0f} s)")
-    return user, token_create(user=user, name="bench")[1]
+          f"(loaded in {time.perf_counter() - started:.0f} s)", flush=True)
+    return token_create(user=user, name="bench")[1]
 
 
-def rest(token: str, size: int):
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of the process and its children (uvicorn's workers), in MiB."""
+    current = peak = 0.0
+    pending = [pid]
+    while pending:
+        pid = pending.pop()
+        try:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        current += int(status["VmRSS"].split()[0]) / 1024
+        peak += int(status["VmHWM"].split()[0]) / 1024
+    return current, peak
+
+
+def rest(token: str) -> None:
+    import httpx2
+
     http = httpx2.Client(base_url=BASE, headers={"Authorization": f"Token {token}"}, timeout=60)
     for label, call in [("list", lambda: http.get("/api/v1/memories/?size=20")),
                         ("list filtered", lambda: http.get("/api/v1/memories/?size=20&search_query=cello&sort_column=memory")),
@@ -77,29 +111,20 @@ def rest(token: str, size: int):
         samples = []
         for _ in range(100):
             t = time.perf_counter()
-            assert call().status_code == 200
+            response = call()
             samples.append((time.perf_counter() - t) * 1000)
-        print(f"REST {label:<14} {figures(samples)}")
-
-    async def creates(concurrency: int, total: int = 160):
-        async with httpx2.AsyncClient(base_url=BASE, headers={"Authorization": f"Token {token}"}, timeout=60) as client:
-            queue = list(range(total))
-
-            async def worker():
-                while queue:
-                    i = queue.pop()
-                    response = await client.post("/api/v1/memories/", json={"text": f"bench create {i} {time.time()}", "infer": False})
-                    assert response.status_code == 201, response.text
-
-            t = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            return total / (time.perf_counter() - t)
-
-    for concurrency in (1, 8):
-        print(f"REST create (infer=false), {concurrency} client(s): {asyncio.run(creates(concurrency)):.0f} ops/s")
+            assert response.status_code == 200, response.text
+        latencies(f"REST {label}", samples)
 
 
 def transport(kind: str, token: str):
+    import httpx2
+    from mcp import Client
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from mcp_bridge.tests.conftest import websocket_transport
+
     headers = {"Authorization": f"Bearer {token}"}
     url = f"{BASE}/mcp/bench/{kind.split('-')[0]}/bench"
     if kind.startswith("http"):
@@ -110,7 +135,8 @@ def transport(kind: str, token: str):
     return Client(websocket_transport(url.replace("http://", "ws://"), headers), mode="legacy")
 
 
-async def mcp(token: str, size: int):
+async def mcp_single(token: str, size: int) -> None:
+    """One client at a time, through the SDK's client on each transport."""
     for kind in ["ws", "http-legacy", "http-auto", "sse"]:
         async with transport(kind, token) as client:
             for name, args in [("get_memory", {"memory_id": "00000000-0000-0000-0000-000000000000"}),
@@ -121,37 +147,187 @@ async def mcp(token: str, size: int):
                     t = time.perf_counter()
                     await client.call_tool(name, args)
                     samples.append((time.perf_counter() - t) * 1000)
-                print(f"MCP {kind:<12} {name} (at {size}): {figures(samples)}")
+                latencies(f"MCP {kind} {name} (at {size})", samples)
         t = time.perf_counter()
         for _ in range(20):
             async with transport(kind, token) as client:
                 await client.list_tools()
-        print(f"MCP {kind:<12} sessions opened (and one list_tools): {20 / (time.perf_counter() - t):.1f}/s")
+        record(f"MCP {kind} sessions opened (+ one list_tools)", 20 / (time.perf_counter() - t), "/s")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--size", type=int, default=10000)
-    parser.add_argument("--list-size", type=int, default=0)
-    args = parser.parse_args()
-    _, token = load(args.size, args.list_size)
+async def tool_calls(token: str, name: str, make_args, clients: int, total: int) -> tuple[float, list[float]]:
+    """`total` calls of one tool from `clients` concurrent clients over streamable HTTP: (calls/s, latencies)."""
+    import httpx2
+
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-06-18"}
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx2.AsyncClient(base_url=BASE, headers=headers, timeout=120, limits=limits) as http:
+        pending, samples = list(range(total)), []
+
+        async def client():
+            while pending:
+                i = pending.pop()
+                body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": make_args(i)}}
+                t = time.perf_counter()
+                response = await http.post("/mcp/bench/http/bench", json=body)
+                samples.append((time.perf_counter() - t) * 1000)
+                result = response.json().get("result") or {}
+                assert response.status_code == 200 and not result.get("isError"), response.text[:300]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return total / (time.perf_counter() - started), samples
+
+
+QUERIES = ["who likes chess?", "coffee in the morning", "trips to rome", "does the user play the cello",
+           "favourite pets", "running a marathon", "which languages does the user code in", "baking bread"]
+
+
+async def mcp_concurrent() -> None:
+    for clients in (1, 8, 32):
+        rate, samples = await tool_calls(TOKEN, "search_memory",
+                                         lambda i: {"query": f"{QUERIES[i % len(QUERIES)]} {i}", "limit": 10},
+                                         clients, total=max(100, 20 * clients))
+        record(f"MCP search_memory, {clients} client(s)", rate, "/s")
+        record(f"MCP search_memory, {clients} client(s) p50", statistics.median(samples), "ms")
+
+
+async def list_thousand() -> None:
+    await tool_calls(TOKEN, "list_memories", lambda i: {}, 1, total=2)
+    _, samples = await tool_calls(TOKEN, "list_memories", lambda i: {}, 1, total=20)
+    record("MCP list_memories (1,000 memories) p50", statistics.median(samples), "ms")
+
+
+async def creates(concurrency: int, total: int) -> tuple[float, list[float]]:
+    import httpx2
+
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(base_url=BASE, headers={"Authorization": f"Token {TOKEN}"}, timeout=120,
+                                  limits=limits) as client:
+        pending, samples = list(range(total)), []
+
+        async def worker():
+            while pending:
+                i = pending.pop()
+                t = time.perf_counter()
+                response = await client.post("/api/v1/memories/", json={"text": f"bench create {concurrency}-{i} "
+                                                                                 f"{time.time()}", "infer": False})
+                samples.append((time.perf_counter() - t) * 1000)
+                assert response.status_code == 201, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return total / (time.perf_counter() - started), samples
+
+
+def rest_creates() -> None:
+    for concurrency in (1, 8, 16):
+        rate, samples = asyncio.run(creates(concurrency, total=max(160, 20 * concurrency)))
+        record(f"REST create (infer=false), {concurrency} client(s)", rate, "/s")
+        record(f"REST create (infer=false), {concurrency} client(s) p50", statistics.median(samples), "ms")
+
+
+def create_token_time(env: dict, root: Path) -> None:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "create_token", "bench", "--name", "timed"], cwd=root, env=env,
+                   check=True, capture_output=True)
+    record("manage.py create_token wall time", (time.perf_counter() - t) * 1000, "ms")
+
+
+TOKEN = ""
+
+
+def run(args) -> None:
+    global TOKEN
+    import httpx2
+
+    root = Path(args.root).resolve()
+    setup_django(root)
+    from django.db import connection
+
+    TOKEN = load(args.size, args.list_size)
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     if connection.vendor == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{connection.settings_dict['NAME']}"
+    connection.close()
+    started = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "openmemory.asgi:application", "--port", str(PORT),
-                               "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
+                               "--no-access-log", "--log-level", "warning", "--workers", str(args.workers)],
+                              cwd=root, env=env)
     try:
-        for _ in range(100):
+        while True:
             try:
-                httpx2.get(f"{BASE}/healthz")
-                break
+                if httpx2.get(f"{BASE}/healthz", timeout=5).status_code == 200:
+                    break
             except httpx2.HTTPError:
-                time.sleep(0.2)
-        rest(token, args.size)
-        asyncio.run(mcp(token, args.size))
+                pass
+            if server.poll() is not None or time.perf_counter() - started > 60:
+                raise SystemExit("the server did not start")
+            time.sleep(0.02)
+        record("/healthz answered after start", (time.perf_counter() - started) * 1000, "ms")
+        create_token_time(env, root)
+        rest(TOKEN)
+        asyncio.run(mcp_single(TOKEN, args.size))
+        asyncio.run(list_thousand())
+        record("server RSS after the single-client reads", rss_mib(server.pid)[0], "MiB")
+        asyncio.run(mcp_concurrent())
+        record("server RSS after the concurrent searches", rss_mib(server.pid)[0], "MiB")
+        rest_creates()
+        current, peak = rss_mib(server.pid)
+        record("server RSS after everything", current, "MiB")
+        record("server peak RSS", peak, "MiB")
     finally:
         server.terminate()
         server.wait()
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures))
+
+
+def compare(args) -> None:
+    """Each checkout in turn (the same arguments, a database of its own), then one table."""
+    roots = [*args.compare, str(HERE)]
+    results = []
+    for index, root in enumerate(roots):
+        print(f"== {root}", flush=True)
+        out = tempfile.mktemp(suffix=".json")
+        env = {**os.environ, "OPENMEMORY_DATA_DIR": tempfile.mkdtemp(prefix="om-bench-")}
+        if os.environ.get("DATABASE_URL"):
+            env["DATABASE_URL"] = _own_database(os.environ["DATABASE_URL"], index)
+        command = [sys.executable, __file__, "--root", root, "--json", out, "--size", str(args.size),
+                   "--list-size", str(args.list_size), "--workers", str(args.workers)]
+        subprocess.run(command, env=env, check=True)
+        results.append(json.loads(Path(out).read_text()))
+    labels = list(dict.fromkeys(label for result in results for label in result))
+    names = [Path(root).name or root for root in roots]
+    print("\n" + f"{'':<64}" + "".join(f"{name[-14:]:>16}" for name in names))
+    for label in labels:
+        print(f"{label:<64}" + "".join(f"{result.get(label, float('nan')):>16.1f}" for result in results))
+
+
+def _own_database(url: str, index: int) -> str:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    own = f"{name}_{index}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [own]).fetchone():
+            admin.execute(f'CREATE DATABASE "{own}"')
+    with psycopg.connect(f"{base}/{own}", autocommit=True) as db:
+        db.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return f"{base}/{own}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=10000, help="memories with vectors (default 10,000)")
+    parser.add_argument("--list-size", type=int, default=0, help="rows in all, for list and filter")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--root", default=str(HERE), help="the checkout whose server runs")
+    parser.add_argument("--compare", nargs="+", metavar="CHECKOUT", help="run these checkouts first, then this one")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args()
+    compare(args) if args.compare else run(args)
 
 
 if __name__ == "__main__":

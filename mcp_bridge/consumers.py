@@ -7,23 +7,33 @@ import logging
 
 import mcp_types as types
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import InterfaceError, OperationalError
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
 from mcp_bridge.auth import identity_for
 from mcp_bridge.identity import current
+from mcp_bridge.security import check_host_and_origin
 from mcp_bridge.tools import server
-from openmemory.errors import ApplicationError
+from openmemory.errors import ApplicationError, database_unavailable
 
 logger = logging.getLogger("openmemory.mcp")
-CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404}
+CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404, 421: 4421, 503: 1013}  # 1013: try again later
 
 
 class McpWebSocketConsumer(AsyncWebsocketConsumer):
+    # It speaks only to its own socket. With a channel layer, every socket would also hold a Redis connection
+    # blocked in BRPOP (channels_redis), and lose the socket when that read timed out.
+    channel_layer_alias = None
+
     async def connect(self):
         try:
-            identity = await identity_for(self.scope)
+            check_host_and_origin(self.scope)  # a web page must not drive the local server (DNS rebinding)
+            try:
+                identity = await identity_for(self.scope)
+            except (OperationalError, InterfaceError) as exc:
+                raise database_unavailable(exc) from exc
         except ApplicationError as error:
             # Accept, then close with 44xx: a refused handshake could not say why.
             await self.accept("mcp" if "mcp" in self.scope.get("subprotocols", []) else None)

@@ -3,17 +3,17 @@ import json
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from apps_registry.services import app_require_active
-from mcp_bridge.identity import Identity, current
+from mcp_bridge.identity import Identity, current, executor
 from memories import services
 from memories.models import Memory
 from memories.selectors import memories_readable_by_app
 from openmemory.api import epoch, parse_uuid
-from openmemory.errors import ApplicationError, NotFound
+from openmemory.errors import ApplicationError, NotFound, database_unavailable
 
 LIST_LIMIT = 1000
 
@@ -35,7 +35,10 @@ async def _run(function, **kwargs) -> Any:
     """A service call in Django's sync world, its errors as tool errors with the sentence the API gives."""
     identity = _identity()
     try:
-        return await sync_to_async(_with_fresh_connections)(function, identity, **kwargs)
+        call = sync_to_async(_with_fresh_connections, thread_sensitive=False, executor=executor)
+        return await call(function, identity, **kwargs)
+    except (OperationalError, InterfaceError) as exc:  # a database that does not answer: the sentence, not the SQL
+        raise ToolError(database_unavailable(exc).message) from exc
     except ApplicationError as exc:
         raise ToolError(exc.message) from exc
 
@@ -51,12 +54,12 @@ def _with_fresh_connections(function, identity, **kwargs):
 
 def _memory_json(memory: Memory, **extra) -> dict:
     return {"id": str(memory.id), "memory": memory.content, "state": memory.state, "app_name": memory.app.name,
-            "categories": [c.name for c in memory.categories.all()], "metadata": memory.metadata,
+            "categories": memory.category_names, "metadata": memory.metadata,
             "created_at": epoch(memory.created_at), "updated_at": epoch(memory.updated_at), **extra}
 
 
 def _readable(identity: Identity, memory_id: str) -> Memory:
-    memory = (memories_readable_by_app(app=identity.app).select_related("app").prefetch_related("categories")
+    memory = (memories_readable_by_app(app=identity.app).select_related("app").with_categories()
               .filter(id=_uuid(memory_id)).first())
     if memory is None:
         raise NotFound("No memory with that id that this app may read.")
@@ -78,7 +81,7 @@ def _search(identity: Identity, *, query: str, limit: int, categories: list[str]
     if not 1 <= limit <= 100:
         raise ApplicationError("limit is between 1 and 100.")
     found = services.memory_search(user=identity.user, app=identity.app, query=query, limit=limit, categories=categories)
-    return {"results": [_memory_json(memory, score=round(score, 4)) for memory, score in found]}
+    return {"results": [_memory_json(memory, score=round(hit.score, 4)) for memory, hit in found]}
 
 
 def _list(identity: Identity) -> list[dict]:
@@ -106,6 +109,7 @@ def _get(identity: Identity, *, memory_id: str) -> dict:
     return _memory_json(memory)
 
 
+@transaction.atomic  # the answer is made before the commit (see openmemory.api.answered_before_commit)
 def _update(identity: Identity, *, memory_id: str, text: str) -> dict:
     app_require_active(identity.app)
     memory = services.memory_update(memory=_readable(identity, memory_id), text=text, actor=identity.user)
@@ -119,9 +123,9 @@ async def add_memories(text: str, infer: bool = True) -> str:
     return json.dumps(await _run(_add, text=text, infer=infer))
 
 
-@server.tool(description="Search the user's memories by meaning. Call this for EVERY question that may depend on "
-                         "what you know about the user: their preferences, history, people, projects. Returns the "
-                         "closest memories with a similarity score.")
+@server.tool(description="Search the user's memories by meaning and by words. Call this for EVERY question that may "
+                         "depend on what you know about the user: their preferences, history, people, projects. "
+                         "Returns the best matching memories with a relevance score.")
 async def search_memory(query: str, limit: int = 10, categories: list[str] | None = None) -> str:
     return json.dumps(await _run(_search, query=query, limit=limit, categories=categories))
 

@@ -4,43 +4,85 @@ Streamable HTTP is stateless: any process behind a load balancer answers any req
 processes need nothing shared but the database. SSE keeps a session in the process that opened the stream
 (its POSTs must reach that process: sticky routing). Every request is authenticated and bound to the user
 and app its path names; the SSE transport is per (user, app), so a session id shown on another path is unknown.
+
+Every answer a client can get here is JSON: ours, or the SDK's plain-text refusals rewritten into our shape.
 """
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
 import time
+from urllib.parse import parse_qs, quote
 
-from django.conf import settings
+import mcp_types as types
+from django.db import InterfaceError, OperationalError
+from mcp.shared.message import SessionMessage
+
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
-from mcp_bridge.auth import identity_for
+from mcp_bridge.auth import identity_for, token_in_query
 from mcp_bridge.identity import current
+from mcp_bridge.security import check_host_and_origin
 from mcp_bridge.tools import server
-from openmemory.errors import ApplicationError
+from openmemory.errors import ApplicationError, DatabaseUnavailable, database_unavailable
 
 logger = logging.getLogger("openmemory.mcp")
 
+# Our own checks (mcp_bridge.security) run first; the SDK's copy of them is off so that one policy decides.
+_SDK_SECURITY = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
-def security_settings() -> TransportSecuritySettings:
-    """Host/Origin checks (DNS rebinding) from ALLOWED_HOSTS and CORS_ALLOWED_ORIGINS."""
-    if "*" in settings.ALLOWED_HOSTS:
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    allowed_hosts = [name for h in settings.ALLOWED_HOSTS for name in (h, f"{h}:*")]
-    origins = [f"{scheme}://{h}" for h in settings.ALLOWED_HOSTS for scheme in ("http", "https")]
-    allowed_origins = [*settings.CORS_ALLOWED_ORIGINS, *origins, *[f"{o}:*" for o in origins]]
-    return TransportSecuritySettings(allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
+# What the SDK's plain-text refusals mean, in a sentence a user can act on.
+_SDK_REFUSALS = {
+    "Invalid Content-Type header": ("invalid", "Send MCP messages as JSON (Content-Type: application/json)."),
+    "Request body too large": ("too_large", "The message is larger than the 4 MB an MCP message may be."),
+    "Could not find session": ("not_found", "No MCP session with that id is open here: open a new one (a session "
+                                            "ends with its stream, or when the server restarts)."),
+    "session_id is required": ("invalid", "The message URL has no session_id: post to the URL the stream announced."),
+    "Invalid session ID": ("invalid", "The session_id is malformed: post to the URL the stream announced."),
+    "Could not parse message": ("invalid", "The body is not a JSON-RPC message."),
+}
+
+
+async def send_json(send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": data})
 
 
 async def _send_error(send, error: ApplicationError) -> None:
-    body = json.dumps({"detail": error.message, "code": error.code}).encode()
-    headers = [(b"content-type", b"application/json")]
+    headers = []
     if error.status_code == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="mcp"'))
-    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        # RFC 6750's challenge. The sentence travels in the body too: clients show one or the other.
+        headers.append((b"www-authenticate", f'Bearer realm="openmemory", error="invalid_token", '
+                                             f'error_description="{error.message}"'.encode()))
+    await send_json(send, error.status_code, {"detail": error.message, "code": error.code}, headers)
+
+
+def _json_errors(send):
+    """The SDK answers some refusals in plain text (400, 404, 413, ...): give them our JSON shape instead."""
+    held = {}
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+            if not content_type.startswith(b"application/json"):
+                held.update(status=message["status"], headers=message.get("headers", []))
+                return
+        if message["type"] == "http.response.body" and held:
+            text = message.get("body", b"").decode("utf-8", "replace").strip()
+            code, sentence = _SDK_REFUSALS.get(text, ("invalid", text or "The request was refused."))
+            allow = [(k, v) for k, v in held["headers"] if k == b"allow"]
+            status = held.pop("status")
+            held.clear()
+            return await send_json(send, status, {"detail": sentence, "code": code}, allow)
+        await send(message)
+
+    return wrapped
 
 
 def _logged(app):
@@ -63,21 +105,54 @@ def _logged(app):
     return wrapper
 
 
-def _bound(handler):
-    """Authenticate, then run the handler with the request's identity in context."""
+def _bound(handler, *, methods: tuple[str, ...], refusal: str):
+    """Check method, Host/Origin and token, then run the handler with the request's identity in context."""
 
     async def app(scope, receive, send):
+        if scope["method"] not in methods:
+            allow = ", ".join(methods).encode()
+            return await send_json(send, 405, {"detail": refusal, "code": "method_not_allowed"}, [(b"allow", allow)])
         try:
+            check_host_and_origin(scope)
             identity = await identity_for(scope)
+        except (OperationalError, InterfaceError) as exc:
+            return await _answer_unavailable(scope, receive, send, database_unavailable(exc))
         except ApplicationError as error:
             return await _send_error(send, error)
         token = current.set(identity)
         try:
-            await handler(identity, scope, receive, send)
+            await handler(identity, scope, receive, _json_errors(send))
         finally:
             current.reset(token)
 
     return _logged(app)
+
+
+async def _answer_unavailable(scope, receive, send, error: DatabaseUnavailable) -> None:
+    """503 with Retry-After, as a JSON-RPC error for the request it refuses; on SSE the error also goes down the
+    session's stream, where the client waits for its answer (a refused POST must not leave it waiting)."""
+    request_id = await _request_id(receive) if scope["method"] == "POST" else None
+    body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32000, "message": error.message,
+                                                           "data": {"code": error.code}}}
+    if request_id is not None:
+        await sse.answer(parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_id", [""])[0],
+                         request_id, error)
+    await send_json(send, 503, body, [(b"retry-after", str(error.retry_after).encode())])
+
+
+async def _request_id(receive):
+    """The id of the JSON-RPC request in the body (None for a notification or a body that is not one)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body") or len(body) > 2**20:
+            break
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    return request.get("id") if isinstance(request, dict) else None
 
 
 class _StreamableHttp:
@@ -94,7 +169,7 @@ class _StreamableHttp:
     async def handle(self, identity, scope, receive, send):
         if self._task is None or self._task.done():
             self.manager = StreamableHTTPSessionManager(app=server._lowlevel_server, stateless=True,
-                                                        json_response=True, security_settings=security_settings())
+                                                        json_response=True, security_settings=_SDK_SECURITY)
             self._ready = asyncio.Event()
             # An empty context: the manager's tasks must not inherit the first request's identity.
             self._task = asyncio.create_task(self._run(), context=contextvars.Context())
@@ -102,32 +177,77 @@ class _StreamableHttp:
         await self.manager.handle_request(scope, receive, send)
 
 
+def _announced(send, token: str | None, on_session):
+    """Watch for the `endpoint` event: note the session id it announces, and put the stream's ?token= into the
+    message URL (the SDK announces it without the query string, and a client that authenticates with ?token=
+    cannot set headers: without it every message it posts is refused)."""
+    pending = [True]
+
+    async def wrapped(message):
+        body = message.get("body", b"")
+        if pending and message["type"] == "http.response.body" and b"event: endpoint" in body:
+            pending.clear()
+            on_session(parse_qs(body.split(b"?", 1)[1].split(b"\r\n")[0].decode()).get("session_id", [""])[0])
+            if token is not None:
+                body = body.replace(b"?session_id=", f"?token={quote(token)}&session_id=".encode(), 1)
+                message = {**message, "body": body}
+        await send(message)
+
+    return wrapped
+
+
 class _Sse:
     def __init__(self):
         self._transports: dict[tuple, SseServerTransport] = {}
+        self._streams: dict[str, object] = {}  # session id -> the stream the session's answers go down
 
     def transport(self, identity) -> SseServerTransport:
         key = (identity.user.pk, identity.app.pk)
         if key not in self._transports:
-            self._transports[key] = SseServerTransport("/messages/", security_settings=security_settings())
+            self._transports[key] = SseServerTransport("/messages/", security_settings=_SDK_SECURITY)
         return self._transports[key]
 
     async def stream(self, identity, scope, receive, send):
         # root_path = this path, so the announced endpoint keeps client and user: .../sse/<user>/messages/
         scope = {**scope, "root_path": scope["path"].rstrip("/")}
+        session = {}  # the id the endpoint event announces, and the stream its answers go down: whichever is first
+
+        def note(**found):
+            session.update(found)
+            if {"id", "write"} <= session.keys():
+                self._streams[session["id"]] = session["write"]
+
         lowlevel = server._lowlevel_server
-        try:
-            async with self.transport(identity).connect_sse(scope, receive, send) as (read, write):
+        send = _announced(send, token_in_query(scope), lambda session_id: note(id=session_id))
+        async with self.transport(identity).connect_sse(scope, receive, send) as (read, write):
+            note(write=write)
+            try:
                 await lowlevel.run(read, write, lowlevel.create_initialization_options())
-        except ValueError:
-            pass  # refused by the Host/Origin check: the transport already answered
+            finally:
+                self._streams.pop(session.get("id"), None)
 
     async def message(self, identity, scope, receive, send):
         await self.transport(identity).handle_post_message(scope, receive, send)
 
+    async def answer(self, session_id: str, request_id, error: ApplicationError) -> None:
+        """An error for a request the session's client posted but that never reached the session."""
+        write = self._streams.get(session_id)
+        if write is None:
+            return
+        refusal = types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(
+            code=-32000, message=error.message, data={"code": error.code}))
+        with contextlib.suppress(Exception):  # the stream may be closing: then there is no one waiting
+            await write.send(SessionMessage(refusal))
+
 
 streamable_http = _StreamableHttp()
 sse = _Sse()
-streamable_http_app = _bound(streamable_http.handle)
-sse_app = _bound(sse.stream)
-sse_message_app = _bound(sse.message)
+# Stateless: no GET stream to offer. A 405 tells a client so at once (the spec's answer), instead of a stream
+# that never speaks.
+streamable_http_app = _bound(streamable_http.handle, methods=("POST",),
+                             refusal="This streamable-HTTP endpoint takes POSTed messages only; it offers no GET stream.")
+# A POST here is a streamable-HTTP client trying the SSE URL first: 405 makes it fall back to SSE (mcp-remote's
+# http-first), where a 200 stream would leave it waiting for an answer that never comes.
+sse_app = _bound(sse.stream, methods=("GET",),
+                 refusal="This is the SSE endpoint: open it with GET. For streamable HTTP use .../http/<user>.")
+sse_message_app = _bound(sse.message, methods=("POST",), refusal="Post MCP messages to this URL.")

@@ -4,9 +4,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from apps_registry.services import app_require_owner
 from memories import services
 from memories.categorization import categorize_on_commit
 from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryStatusHistory
+from memories.rules import memory_text_check, metadata_check
+from openmemory.errors import ApplicationError
 
 _SHOWN_ROWS = 50
 
@@ -21,8 +24,30 @@ def _state_action(state: str, label: str):
     return action
 
 
+class MemoryForm(forms.ModelForm):
+    """The services' rules, checked where staff type: a sentence on the form, never a 500 or a row that breaks them."""
+
+    class Meta:
+        model = Memory
+        fields = ["content", "owner", "app", "metadata"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            if "content" in data:
+                data["content"] = memory_text_check(data["content"])
+            if "metadata" in data:
+                metadata_check(data["metadata"])
+            if self.instance._state.adding and data.get("owner") and data.get("app"):
+                app_require_owner(data["app"], data["owner"])
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return data
+
+
 @admin.register(Memory)
 class MemoryAdmin(admin.ModelAdmin):
+    form = MemoryForm
     list_display = ["short_content", "owner", "app", "state", "category_names", "created_at"]
     list_filter = ["state", "app", "categories", "owner", "created_at"]
     search_fields = ["content"]
@@ -48,7 +73,7 @@ class MemoryAdmin(admin.ModelAdmin):
         self.message_user(request, "Categorization queued.", messages.SUCCESS)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("categories")
+        return super().get_queryset(request).with_categories()
 
     def get_readonly_fields(self, request, obj=None):
         # Owner and app are chosen when a memory is created; after that only its content is edited here.
@@ -68,7 +93,7 @@ class MemoryAdmin(admin.ModelAdmin):
 
     @admin.display(description="categories")
     def category_names(self, memory):
-        return ", ".join(category.name for category in memory.categories.all())
+        return ", ".join(memory.category_names)
 
     @admin.display(description="status history")
     def status_history_table(self, memory):

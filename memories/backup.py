@@ -1,28 +1,31 @@
 """Export to and import from OpenMemory's backup zip: memories.json (rows) and memories.jsonl.gz (one memory a line)."""
 import gzip
-import io
 import json
 import shutil
 import tempfile
+import uuid
 import zipfile
 from datetime import datetime, timezone
 
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
-from django.utils.dateparse import parse_datetime
 
 from apps_registry.models import AccessControl, App
-from apps_registry.services import app_get_or_create
+from apps_registry.services import DEFAULT_APP, app_get_or_create
+from memories.archive import read_archive
 from memories.categorization import categorize_on_commit
 from memories.engine import get_engine
+from memories.keywords import keywords_refresh
 from memories.models import Category, Memory, MemoryStatusHistory
 from memories.services import memories_set_state
 from memories.upkeep import vector_payload
 from openmemory.api import parse_uuid
-from openmemory.errors import ApplicationError
 
 EXPORT_VERSION = "1"
 _CHUNK = 500
+_BATCH = 200  # memories a batch of an import embeds, then writes in one short transaction
+_STAMPS = ("created_at", "updated_at", "archived_at", "deleted_at")
+_NAMESPACE = uuid.UUID("6f1b7c1e-2b1a-4d8e-9a57-0c8f2b0e4d11")  # ids derived for archive entries that need one
 
 
 def _iso(value):
@@ -31,7 +34,7 @@ def _iso(value):
 
 def backup_export(*, user: AbstractUser, app_id=None, from_date=None, to_date=None):
     """A zip in a temporary file (spilled to disk past a few MB): memories are read in chunks, never all at once."""
-    memories = Memory.objects.filter(owner=user).select_related("app").prefetch_related("categories").order_by("id")
+    memories = Memory.objects.filter(owner=user).select_related("app").with_categories().order_by("id")
     if app_id:
         memories = memories.filter(app_id=app_id)
     if from_date:
@@ -70,11 +73,11 @@ def _write_export(rows, lines, user, memories, meta):
                   "metadata": memory.metadata, "state": memory.state, "created_at": _iso(memory.created_at),
                   "updated_at": _iso(memory.updated_at), "archived_at": _iso(memory.archived_at),
                   "deleted_at": _iso(memory.deleted_at),
-                  "category_ids": [str(c.id) for c in memory.categories.all()]}
+                  "category_ids": [str(c.id) for c in memory.listed_categories]}
         write(("," if index else "") + json.dumps(record))
         lines.write((json.dumps({**{k: record[k] for k in ("id", "content", "metadata", "created_at", "updated_at",
                                                            "state")}, "app": memory.app.name,
-                                 "categories": [c.name for c in memory.categories.all()]}) + "\n").encode())
+                                 "categories": memory.category_names}) + "\n").encode())
         links += [{"memory_id": record["id"], "category_id": c} for c in record["category_ids"]]
         ids.append(memory.id)
     write('], "memory_categories": ' + json.dumps(links))
@@ -90,97 +93,114 @@ def _write_export(rows, lines, user, memories, meta):
                                              "generated_at": datetime.now(timezone.utc).isoformat()}) + "}")
 
 
-def _read_archive(upload) -> dict:
-    try:
-        with zipfile.ZipFile(upload) as archive:
-            member = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "memories.json"), None)
-            if member is None:
-                raise ApplicationError("The archive has no memories.json.")
-            document = json.loads(archive.read(member))
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ApplicationError(f"The file is not an OpenMemory backup zip ({exc}).") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("memories"), list):
-        raise ApplicationError("memories.json has no list of memories.")
-    return document
-
-
-def _when(value):
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    return parsed if parsed is None or parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-@transaction.atomic
 def backup_import(*, user: AbstractUser, upload, mode: str = "overwrite", progress=lambda n: None) -> dict:
-    """Rows and vectors from a backup zip, in one transaction: a bad archive changes nothing."""
-    document = _read_archive(io.BytesIO(upload.read()) if hasattr(upload, "read") else upload)
-    app_names = {a.get("id"): a.get("name") for a in document.get("apps", []) if isinstance(a, dict)}
-    categories = {c["id"]: Category.objects.get_or_create(name=str(c["name"]).lower()[:100],
-                                                          defaults={"description": c.get("description") or ""})[0]
-                  for c in document.get("categories", []) if isinstance(c, dict) and c.get("id") and c.get("name")}
-    counts = {"imported": 0, "overwritten": 0, "skipped": 0}
-    to_embed, to_categorize, apps = [], [], {}
-    for record in document["memories"]:
-        memory, outcome = _import_memory(user, record, app_names, mode, apps)
-        counts[outcome] += 1
-        if memory is None:
-            continue
-        linked = [categories[c] for c in record.get("category_ids") or [] if c in categories]
-        memory.categories.set(linked)
-        if memory.state != Memory.State.DELETED:
-            to_embed.append(memory)
-            if not linked:  # an export without categories (OpenMemory's, often): categorize after the commit
-                to_categorize.append(memory)
-    categorize_on_commit(to_categorize)
-    _import_history(document.get("status_history"), user)
-    engine = get_engine()
-    for start in range(0, len(to_embed), 64):
-        batch = to_embed[start:start + 64]
-        engine.put_vectors([(str(m.id), m.content, vector_payload(m)) for m in batch])
-        progress(len(batch))
-    return {**counts, "categories": len(categories), "embedded": len(to_embed)}
+    """Rows and vectors from a backup zip.
+
+    The whole archive is checked first: a bad one changes nothing. The memories are then written in batches,
+    each embedded first and committed in a short transaction of its own, so that a long import never holds the
+    write lock for long. An interrupted import completes when run again: memories are matched by id.
+    """
+    document = read_archive(upload)
+    importer = _Importer(user=user, mode=mode, document=document)
+    records = document["memories"]
+    for start in range(0, len(records), _BATCH):
+        importer.write(records[start:start + _BATCH])
+        progress(len(records[start:start + _BATCH]))
+    importer.write_history(document.get("status_history") or [])
+    return importer.counts
 
 
-def _import_memory(user, record: dict, app_names: dict, mode: str, apps: dict):
-    if not isinstance(record, dict) or not isinstance(record.get("content"), str) or not record["content"].strip():
-        raise ApplicationError("A memory in memories.json has no content.")
-    try:
-        state = Memory.State(record.get("state") or "active")
-    except ValueError as exc:
-        raise ApplicationError(f"A memory has an unknown state {record.get('state')!r}.") from exc
-    memory_id = parse_uuid(record.get("id"))
-    existing = Memory.objects.filter(id=memory_id).first() if memory_id else None
-    if existing is not None and existing.owner_id != user.pk:
-        existing, memory_id = None, None  # another user's id: import as a new memory
-    if existing is not None and mode == "skip":
-        return None, "skipped"
-    name = app_names.get(record.get("app_id")) or record.get("app") or "openmemory"
-    if name not in apps:  # one lookup per app, not per memory
-        apps[name] = app_get_or_create(owner=user, name=name)
-    app = apps[name]
-    fields = {"app": app, "content": record["content"], "metadata": record.get("metadata") or {}}
-    if existing is not None:
-        Memory.objects.filter(pk=existing.pk).update(**fields)
-        memory = existing
-    else:
-        memory = Memory.objects.create(owner=user, **({"id": memory_id} if memory_id else {}), **fields)
-    # The state changes through the state service (a history row says the import did it); the exported times win.
-    memories_set_state(memories=Memory.objects.filter(pk=memory.pk), state=state, actor=user, engine_done=True)
-    stamps = {k: _when(record.get(k)) for k in ("created_at", "updated_at", "archived_at", "deleted_at")
-              if _when(record.get(k))}
-    if stamps:
-        Memory.objects.filter(pk=memory.pk).update(**stamps)
-    memory.refresh_from_db()
-    return memory, "overwritten" if existing is not None else "imported"
+class _Importer:
+    def __init__(self, *, user: AbstractUser, mode: str, document: dict):
+        self.user, self.mode, self.engine = user, mode, get_engine()
+        self.app_names = {app["id"]: app["name"] for app in document.get("apps") or []}
+        # Categories by name only: a description in an archive would change what every other user sees.
+        self.category_names = {c["id"]: c["name"].strip().lower() for c in document.get("categories") or []}
+        self.apps: dict[str, App] = {}
+        self.categories: dict[str, Category] = {}
+        self.final_ids: dict[uuid.UUID, uuid.UUID] = {}  # the archive's memory ids -> the ids here
+        self.counts = {"imported": 0, "overwritten": 0, "skipped": 0, "categories": 0, "embedded": 0}
 
+    def write(self, records: list[dict]) -> None:
+        # One entry per id (the last wins): two entries without an id may name the same memory.
+        planned = dict(zip(self._final_ids(records), records))
+        existing = set(Memory.objects.filter(owner=self.user, id__in=planned).values_list("id", flat=True))
+        if self.mode == "skip":
+            self.counts["skipped"] += len(existing)
+            planned = {i: r for i, r in planned.items() if i not in existing}
+        live = [(i, r) for i, r in planned.items() if (r.get("state") or Memory.State.ACTIVE) != Memory.State.DELETED]
+        vectors = self.engine.embed_documents([r["content"] for _, r in live])  # before the write lock is taken
+        with transaction.atomic():
+            for memory_id, record in planned.items():
+                self._write_memory(memory_id, record, memory_id in existing)
+            uncategorized = self._link_categories(planned)
+            stored = Memory.objects.select_related("owner", "app").in_bulk([i for i, _ in live])
+            self.engine.put_vectors([(str(i), r["content"], vector_payload(stored[i])) for i, r in live],
+                                    vectors=vectors)
+            keywords_refresh(list(planned))
+            # An export without categories (OpenMemory's, often): categorize after the commit.
+            categorize_on_commit([stored[i] for i, _ in live if i in uncategorized])
+        self.counts["embedded"] += len(live)
 
-def _import_history(rows, user) -> None:
-    """The exported state history, for the memories of this user that are now here."""
-    rows = [r for r in rows or [] if isinstance(r, dict) and parse_uuid(r.get("memory_id")) and parse_uuid(r.get("id"))]
-    present = set(Memory.objects.filter(owner=user, id__in=[r["memory_id"] for r in rows]).values_list("id", flat=True))
-    states = set(Memory.State.values)
-    MemoryStatusHistory.objects.bulk_create([
-        MemoryStatusHistory(id=r["id"], memory_id=r["memory_id"], old_state=r.get("old_state") if r.get("old_state") in states else None,
-                            new_state=r.get("new_state"), changed_by=user)
-        for r in rows if parse_uuid(r["memory_id"]) in present and r.get("new_state") in states
-    ], ignore_conflicts=True)
+    def _final_ids(self, records: list[dict]) -> list[uuid.UUID]:
+        """The archive's ids where they are UUIDs (else one derived from the entry, the same on every run);
+        an id that is another user's memory is never touched: the entry gets an id of its own, derived from it."""
+        wanted = [parse_uuid(r.get("id")) or uuid.uuid5(_NAMESPACE, f"{r.get('id')}|{r['content']}|{r.get('created_at')}")
+                  for r in records]
+        taken = set(Memory.objects.filter(id__in=wanted).exclude(owner=self.user).values_list("id", flat=True))
+        final = [uuid.uuid5(_NAMESPACE, f"{self.user.pk}:{i}") if i in taken else i for i in wanted]
+        self.final_ids.update((parse_uuid(r["id"]), i) for r, i in zip(records, final) if parse_uuid(r.get("id")))
+        return final
 
+    def _write_memory(self, memory_id: uuid.UUID, record: dict, exists: bool) -> None:
+        fields = {"app": self._app(record), "content": record["content"], "metadata": record.get("metadata") or {}}
+        memory = Memory.objects.filter(pk=memory_id)
+        if exists:
+            memory.update(**fields)
+            self.counts["overwritten"] += 1
+        else:
+            Memory.objects.create(id=memory_id, owner=self.user, **fields)
+            MemoryStatusHistory.objects.create(memory_id=memory_id, old_state=None, new_state=Memory.State.ACTIVE,
+                                               changed_by=self.user)
+            self.counts["imported"] += 1
+        # Through the state service: history is written, and a memory deleted here loses its vector; one deleted
+        # since the export comes back (its vector is written below).
+        memories_set_state(memories=memory, state=record.get("state") or Memory.State.ACTIVE, actor=self.user,
+                           restoring=True, engine_done=not exists)
+        # The exported times win over the ones the rows were just given.
+        if stamps := {key: record[key] for key in _STAMPS if record.get(key)}:
+            memory.update(**stamps)
+
+    def _app(self, record: dict) -> App:
+        name = self.app_names.get(record.get("app_id")) or record.get("app") or DEFAULT_APP
+        if name not in self.apps:  # one lookup per app, not per memory
+            self.apps[name] = app_get_or_create(owner=self.user, name=name)
+        return self.apps[name]
+
+    def _link_categories(self, planned: dict) -> set:
+        """Each memory's categories as the archive names them; returns the ids of memories it names none for."""
+        links, uncategorized = [], set()
+        for memory_id, record in planned.items():
+            names = {self.category_names[c] for c in record.get("category_ids") or [] if c in self.category_names}
+            links += [Memory.categories.through(memory_id=memory_id, category=self._category(n)) for n in names]
+            if not names:
+                uncategorized.add(memory_id)
+        Memory.categories.through.objects.filter(memory_id__in=planned).delete()
+        Memory.categories.through.objects.bulk_create(links)
+        return uncategorized
+
+    def _category(self, name: str) -> Category:
+        if name not in self.categories:
+            self.categories[name] = Category.objects.get_or_create(name=name)[0]
+            self.counts["categories"] += 1
+        return self.categories[name]
+
+    def write_history(self, rows: list[dict]) -> None:
+        """The exported state history, for the memories of this user that are now here."""
+        mapped = [(row, self.final_ids.get(row["memory_id"], row["memory_id"])) for row in rows]
+        present = set(Memory.objects.filter(owner=self.user, id__in=[i for _, i in mapped]).values_list("id", flat=True))
+        MemoryStatusHistory.objects.bulk_create([
+            MemoryStatusHistory(id=row["id"], memory_id=memory_id, old_state=row.get("old_state"),
+                                new_state=row["new_state"], changed_by=self.user)
+            for row, memory_id in mapped if memory_id in present
+        ], ignore_conflicts=True)

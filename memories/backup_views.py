@@ -3,11 +3,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps_registry.selectors import app_owned
 from memories.backup import backup_export, backup_import
 from openmemory.api import EpochField, UserIdField, acting_user, from_epoch, validated
+from openmemory.errors import PayloadTooLarge
 
 TAG = ["backup"]
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
@@ -26,7 +29,7 @@ class ImportIn(serializers.Serializer):
 
     def validate_file(self, file):
         if file.size > MAX_IMPORT_BYTES:
-            raise serializers.ValidationError(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
+            raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
         return file
 
 
@@ -38,12 +41,30 @@ class ImportOut(serializers.Serializer):
     embedded = serializers.IntegerField()
 
 
+class ZipRenderer(BaseRenderer):
+    """Lets a client that accepts only application/zip (OpenMemory's UI) download the export."""
+
+    media_type, format, charset = "application/zip", "zip", None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data  # only errors are DRF responses here, and they are rendered as JSON (finalize_response)
+
+
 class ExportView(APIView):
+    renderer_classes = [JSONRenderer, ZipRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response):  # an error: JSON, whatever the client said it accepts
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(tags=TAG, summary="Download the user's memories as a zip", request=ExportIn,
                    responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def post(self, request):
         data = validated(ExportIn, request.data)
         user = acting_user(request, data.get("user_id"))
+        if data.get("app_id"):
+            app_owned(user=user, app_id=data["app_id"])  # another user's app looks like none: 404
         archive = backup_export(user=user, app_id=data.get("app_id"), from_date=from_epoch(data.get("from_date")),
                                 to_date=from_epoch(data.get("to_date")))
         return FileResponse(archive, as_attachment=True, filename=f"memories_export_{user.username}.zip",

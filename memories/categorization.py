@@ -22,7 +22,9 @@ from openmemory.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 MAX_CATEGORIES = 3
-LEFTOVER_AGE = timedelta(minutes=5)
+# Older than this and still uncategorized: its task was lost (a broker that was down when the write committed).
+# A task normally runs within a second of the write; running one twice does no harm.
+LEFTOVER_AGE = timedelta(seconds=30)
 SYSTEM_PROMPT = (
     "You sort one memory of a user into categories. Prefer these when one fits: {names}. When none fits, you "
     "may name a new one. Answer only with a JSON object: {{\"categories\": [\"...\"]}}, one to three short "

@@ -1,11 +1,25 @@
 """The engine's configuration document: its defaults and its merge rules (no mem0 here)."""
 import copy
+import re
+
+# all-MiniLM-L6-v2 runs in process (int8 ONNX, no download, no torch): what the default embedder names, and
+# what a Hugging Face embedder naming this model gets, however the client spells the name.
+LOCAL_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+LOCAL_MODELS = {LOCAL_MODEL.lower(), "all-minilm-l6-v2"}  # compared lower-cased
+LOCAL_DIMS = 384
+
+# OpenMemory's settings form offers providers by their display names ("Hugging Face", "Azure OpenAI", "LM
+# Studio"): those spellings name mem0's providers too (compared without case, spaces, dashes or underscores).
+# The default is written the form's way, so that the form shows it.
+LOCAL_PROVIDER_SPELLING = "hugging face"
 
 DEFAULT_CONFIG = {
     "openmemory": {"custom_instructions": None},
     "mem0": {
-        "llm": None,  # none: memories are stored as given, near-duplicates merged by similarity
-        "embedder": {"provider": "local", "config": {"model": "all-MiniLM-L6-v2", "embedding_dims": 384}},
+        # No provider: memories are stored as given, near-duplicates merged by similarity. An object rather than
+        # null, as OpenMemory's settings form edits `llm.config` in place.
+        "llm": {"provider": None, "config": {}},
+        "embedder": {"provider": LOCAL_PROVIDER_SPELLING, "config": {"model": LOCAL_MODEL, "embedding_dims": LOCAL_DIMS}},
         "vector_store": None,  # none: vectors live in the database of record (sqlite-vec / pgvector)
     },
 }
@@ -22,12 +36,38 @@ def deep_merge(base: dict, changes: dict) -> dict:
 
 
 def with_defaults(document: dict | None) -> dict:
-    return deep_merge(DEFAULT_CONFIG, document or {})
+    merged = deep_merge(DEFAULT_CONFIG, document or {})
+    if not merged["mem0"].get("llm"):  # a stored null reads as "no LLM", in the shape above
+        merged["mem0"]["llm"] = copy.deepcopy(DEFAULT_CONFIG["mem0"]["llm"])
+    return merged
+
+
+def llm_section(document: dict) -> dict | None:
+    """The configured LLM's section, or None when there is none (no provider named)."""
+    section = (document.get("mem0") or {}).get("llm") or {}
+    return section if section.get("provider") else None
+
+
+def squashed(name) -> str:
+    """A provider name as compared: "Hugging Face", "hugging_face" and "huggingface" are one provider."""
+    return re.sub(r"[\s_-]+", "", str(name or "")).lower()
+
+
+def is_local_embedder(section: dict | None) -> bool:
+    """Whether the embedder section asks for the in-process all-MiniLM-L6-v2 (also the default when no
+    provider is named)."""
+    section = section or {}
+    config = section.get("config") or {}
+    provider = squashed(section.get("provider")) or "local"
+    if provider == "local":
+        return True
+    return (provider == "huggingface" and str(config.get("model", "")).lower() in LOCAL_MODELS
+            and not config.get("huggingface_base_url"))
 
 
 def embedder_dims(document: dict) -> int:
     """The vector size the configured embedder produces (mem0's default of 1536 when a provider's is not given)."""
     section = ((document.get("mem0") or {}).get("embedder")) or {}
-    if section.get("provider", "local") == "local":
-        return 384
+    if is_local_embedder(section):
+        return LOCAL_DIMS
     return int((section.get("config") or {}).get("embedding_dims") or 1536)

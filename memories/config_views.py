@@ -14,7 +14,8 @@ SECTIONS = {"llm": ("mem0", "llm"), "embedder": ("mem0", "embedder"), "vector_st
 
 
 class ProviderSection(serializers.Serializer):
-    provider = serializers.CharField(max_length=100)
+    provider = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True,
+                                     help_text="Empty for the LLM: none (memories are stored as given).")
     config = serializers.DictField(required=False, default=dict)
 
 

@@ -25,6 +25,11 @@ class MemoryQuerySet(models.QuerySet):
         """Everything but deleted memories (a deleted memory has no vector and never comes back)."""
         return self.exclude(state=Memory.State.DELETED)
 
+    def with_categories(self):
+        """Each memory's categories in one more query, as a list (`memory.listed_categories`). Not Django's plain
+        prefetch, which builds a queryset per memory: for a search's ten hits that cost more than the SQL did."""
+        return self.prefetch_related(models.Prefetch("categories", to_attr="prefetched_categories"))
+
 
 class Memory(models.Model):
     class State(models.TextChoices):
@@ -59,10 +64,23 @@ class Memory(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="memory_owner_created_id"),
             models.Index(fields=["app", "state", "-created_at"], name="memory_app_state_created"),
             models.Index(fields=["state", "-created_at"], name="memory_state_created"),
+            # The leftover job's question every 30 s, answered from the few rows it is about.
+            models.Index(fields=["created_at"], condition=models.Q(categorized_at__isnull=True),
+                         name="memory_uncategorized"),
         ]
 
     def __str__(self):
         return self.content[:80]
+
+    @property
+    def listed_categories(self) -> list["Category"]:
+        """Its categories, by name: prefetched by `with_categories()`, else read now."""
+        prefetched = getattr(self, "prefetched_categories", None)
+        return prefetched if prefetched is not None else list(self.categories.all())
+
+    @property
+    def category_names(self) -> list[str]:
+        return [category.name for category in self.listed_categories]
 
 
 class MemoryStatusHistory(models.Model):

@@ -1,6 +1,11 @@
 """Every read of memories that has rules: who may see what is decided here, in SQL."""
+import json
+import uuid
+
 from django.contrib.auth.models import AbstractUser
+from django.db import connection
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from apps_registry.models import AccessControl, App
 from memories.config import with_defaults
@@ -20,7 +25,7 @@ def config_current() -> tuple[int, dict]:
 def memory_get(*, user: AbstractUser, memory_id) -> Memory:
     """One of the user's memories (any state but deleted), or NotFound: another user's looks the same as none."""
     memory = (
-        Memory.objects.select_related("app").prefetch_related("categories")
+        Memory.objects.select_related("app").with_categories()
         .live().filter(owner=user, id=memory_id).first()
     )
     if memory is None:
@@ -28,20 +33,45 @@ def memory_get(*, user: AbstractUser, memory_id) -> Memory:
     return memory
 
 
-def memories_readable_by_app(*, app: App) -> QuerySet[Memory]:
+def app_has_access_rules(app: App) -> bool:
+    return AccessControl.objects.filter(app=app).exists()
+
+
+def memories_readable_by_app(*, app: App, has_rules: bool | None = None) -> QuerySet[Memory]:
     """The active memories of the app's owner that its access rules let it read.
 
-    A rule for one memory beats a rule for all; deny beats allow. With no rule, everything is readable.
+    A rule for one memory beats a rule for all; deny beats allow. With no rule, everything is readable: then the
+    query is the plain one (`has_rules` when the caller knows already; else one indexed look at the rules).
     """
+    active = Memory.objects.filter(owner_id=app.owner_id, state=Memory.State.ACTIVE)
+    if not (app_has_access_rules(app) if has_rules is None else has_rules):
+        return active
     rules = AccessControl.objects.filter(app=app)
     denied = rules.filter(effect=AccessControl.Effect.DENY, memory__isnull=False).values("memory_id")
     allowed = rules.filter(effect=AccessControl.Effect.ALLOW, memory__isnull=False).values("memory_id")
     deny_all = rules.filter(effect=AccessControl.Effect.DENY, memory__isnull=True)
-    return (
-        Memory.objects.filter(owner_id=app.owner_id, state=Memory.State.ACTIVE)
-        .exclude(id__in=denied)
-        .filter(~Exists(deny_all) | Q(id__in=allowed))
-    )
+    return active.exclude(id__in=denied).filter(~Exists(deny_all) | Q(id__in=allowed))
+
+
+def memory_ids_among(memories: QuerySet, ids) -> set[uuid.UUID]:
+    """Which of these ids the query of memories holds (its rules, states and filters decided in SQL).
+
+    Each id is looked up by primary key (a correlated EXISTS): the plan does not depend on the query planner's
+    statistics, which, stale, made SQLite walk all of a user's rows to check a search's hundred candidates.
+    """
+    if not ids:
+        return set()
+    return set(Memory.objects.filter(pk__in=ids_parameter(ids)).filter(Exists(memories.filter(pk=OuterRef("pk"))))
+               .values_list("id", flat=True))
+
+
+def ids_parameter(ids) -> RawSQL:
+    """A list of UUIDs as one SQL parameter, for `id__in=`: Django prepares an IN list id by id, which for a search's
+    two hundred candidates cost more than the query."""
+    ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::uuid[])", [ids])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps([i.hex for i in ids])])  # hex: how SQLite holds them
 
 
 def memories_with_category_names(memories: QuerySet[Memory], names: list[str] | None) -> QuerySet[Memory]:
@@ -70,10 +100,32 @@ def memory_history(*, memory: Memory) -> list[dict]:
 _SORT_FIELDS = {"memory": "content", "categories": "first_category", "app_name": "app__name", "created_at": "created_at"}
 
 
+SEARCHED = 100  # memories a listing's search query finds, at most, by meaning and words (and as many by substring)
+# The cosine similarity from which a memory counts as about the query ("pets" and a cat's name: 0.32; unrelated
+# everyday sentences: under 0.1, with all-MiniLM-L6-v2).
+LISTED_SIMILARITY = 0.3
+
+
 def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category_names=None, search_query: str = "",
                 from_date=None, to_date=None, show_archived: bool = False, sort_column: str | None = None,
-                sort_direction: str = "desc") -> QuerySet[Memory]:
-    """The user's memories for the listing views: never deleted, archived only when asked for."""
+                sort_direction: str = "desc") -> QuerySet[Memory] | list[Memory]:
+    """The user's memories for the listing views: never deleted, archived only when asked for.
+
+    With a search query, what it finds among them (a list): by meaning and by words (the search every client
+    uses), and every memory holding the query as typed; best match first unless a sort column is given.
+    """
+    memories = _listed(user=user, app_ids=app_ids, category_ids=category_ids, category_names=category_names,
+                       from_date=from_date, to_date=to_date, show_archived=show_archived)
+    if search_query:
+        return _searched(user, memories, search_query, sort_column, sort_direction)
+    field = _SORT_FIELDS.get(sort_column or "created_at", "created_at")
+    if field == "first_category":
+        memories = memories.annotate(first_category=Min("categories__name"))
+    order = field if sort_direction == "asc" else f"-{field}"
+    return memories.select_related("app").with_categories().order_by(order, "-id")
+
+
+def _listed(*, user, app_ids, category_ids, category_names, from_date, to_date, show_archived) -> QuerySet[Memory]:
     hidden = [Memory.State.DELETED] if show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
     memories = Memory.objects.filter(owner=user).exclude(state__in=hidden)
     if app_ids:
@@ -82,17 +134,30 @@ def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category
         memories = memories.filter(Exists(Memory.categories.through.objects.filter(
             memory_id=OuterRef("id"), category_id__in=category_ids)))
     memories = memories_with_category_names(memories, category_names)
-    if search_query:
-        memories = memories.filter(content__icontains=search_query)
     if from_date:
         memories = memories.filter(created_at__gte=from_date)
     if to_date:
         memories = memories.filter(created_at__lte=to_date)
-    field = _SORT_FIELDS.get(sort_column or "created_at", "created_at")
-    if field == "first_category":
-        memories = memories.annotate(first_category=Min("categories__name"))
-    order = field if sort_direction == "asc" else f"-{field}"
-    return memories.select_related("app").prefetch_related("categories").order_by(order, "-id")
+    return memories
+
+
+def _searched(user, memories: QuerySet[Memory], query: str, sort_column: str | None, sort_direction: str) -> list:
+    from memories.engine import get_engine
+
+    # A listing shows what matches, not the whole list reordered: a word of its own (not a neighbour's) in common,
+    # or a meaning close enough.
+    hits = get_engine().search(query=query, user_id=user.get_username(), owner_id=user.pk, context=False,
+                               allowed=memories.values("id"), limit=SEARCHED)
+    ids = [hit.id for hit in hits if hit.keyword_score is not None or (hit.vector_score or 0) >= LISTED_SIMILARITY]
+    ids += [str(i) for i in memories.filter(content__icontains=query).exclude(id__in=ids)
+            .order_by("-created_at").values_list("id", flat=True)[:SEARCHED]]
+    found = memories.select_related("app").with_categories().in_bulk(ids)
+    ranked = [found[i] for i in map(uuid.UUID, ids) if i in found]
+    if not sort_column:
+        return ranked
+    value = {"memory": lambda m: m.content, "app_name": lambda m: m.app.name, "created_at": lambda m: m.created_at,
+             "categories": lambda m: min(m.category_names, default="")}[sort_column]
+    return sorted(ranked, key=value, reverse=sort_direction == "desc")
 
 
 def memory_related(*, memory: Memory) -> QuerySet[Memory]:
@@ -102,7 +167,7 @@ def memory_related(*, memory: Memory) -> QuerySet[Memory]:
         Memory.objects.filter(owner_id=memory.owner_id, categories__in=category_ids)
         .exclude(id=memory.id).exclude(state__in=[Memory.State.DELETED, Memory.State.ARCHIVED])
         .annotate(shared=Count("categories")).order_by("-shared", "-created_at")
-        .select_related("app").prefetch_related("categories")
+        .select_related("app").with_categories()
     )
 
 

@@ -2,10 +2,41 @@
 import re
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from memories.models import Memory
-from openmemory.api import MAX_PAGE_SIZE, EpochField, PageField, UserIdField, epoch, paged_out
+from memories.rules import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, memory_text_check, metadata_check
+from openmemory.api import MAX_PAGE_SIZE, EpochField, NaiveUtcDateTimeField, PageField, UserIdField, epoch, paged_out
+from openmemory.errors import ApplicationError
+
+
+class _CheckedField(serializers.Field):
+    """A field whose value is checked by one of memories.rules' functions: the sentence is the services'."""
+
+    check = staticmethod(lambda value: value)
+
+    def to_internal_value(self, data):
+        try:
+            return self.check(data)
+        except ApplicationError as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"type": "string", "maxLength": settings.OPENMEMORY_MAX_MEMORY_CHARS})
+class MemoryTextField(_CheckedField):
+    check = staticmethod(memory_text_check)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True,
+                      "description": f"A JSON object, at most {MAX_METADATA_DEPTH} levels deep and "
+                                     f"{MAX_METADATA_BYTES // 1024} KB."})
+class MetadataField(_CheckedField):
+    check = staticmethod(metadata_check)
+
 
 METADATA_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SORT_COLUMNS = ["memory", "categories", "app_name", "created_at"]
@@ -32,7 +63,13 @@ class MemoryOut(serializers.Serializer):
         return epoch(memory.created_at)
 
     def get_categories(self, memory) -> list[str]:
-        return [category.name for category in memory.categories.all()]
+        return memory.category_names
+
+
+class AppMemoryOut(MemoryOut):
+    """A memory in an app's listing: there OpenMemory gives `created_at` as ISO 8601 (UTC, no zone)."""
+
+    created_at = NaiveUtcDateTimeField(help_text="ISO 8601, UTC, without a zone.")
 
 
 class MemoryDetailOut(MemoryOut):
@@ -75,8 +112,8 @@ class MemoryFilterIn(ListFiltersIn):
 
 
 class MemoryCreateIn(UserIdIn):
-    text = serializers.CharField(max_length=settings.OPENMEMORY_MAX_MEMORY_CHARS, trim_whitespace=True)
-    metadata = serializers.DictField(required=False, default=dict)
+    text = MemoryTextField()
+    metadata = MetadataField(required=False, default=dict)
     infer = serializers.BooleanField(default=True, help_text="Let the LLM extract facts (stored as given without one).")
     app = serializers.CharField(default="openmemory", max_length=100, help_text="The client app; created on first use.")
 
@@ -103,7 +140,7 @@ class MemoryCreateOut(serializers.Serializer):
 
 
 class MemoryUpdateIn(UserIdIn):
-    memory_content = serializers.CharField(max_length=settings.OPENMEMORY_MAX_MEMORY_CHARS)
+    memory_content = MemoryTextField()
 
 
 class MemoryIdsIn(UserIdIn):
@@ -114,16 +151,16 @@ class MemoryPauseIn(UserIdIn):
     memory_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=MAX_IDS)
     category_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=MAX_IDS)
     app_id = serializers.UUIDField(required=False)
-    all_for_app = serializers.BooleanField(default=False, help_text="OpenMemory's flag; an app_id pauses all of "
-                                                                    "the app's memories either way.")
+    all_for_app = serializers.BooleanField(default=False, help_text="With app_id: all of the app's memories. "
+                                                                    "OpenMemory's UI sends it with memory_ids: then "
+                                                                    "exactly those change.")
     global_pause = serializers.BooleanField(default=False)
-    state = serializers.ChoiceField(choices=[Memory.State.PAUSED, Memory.State.ACTIVE], default=Memory.State.PAUSED)
+    state = serializers.ChoiceField(choices=Memory.State.choices, default=Memory.State.PAUSED,
+                                    help_text="The state to set (paused by default; active resumes).")
 
     def validate(self, data):
         if not (data.get("memory_ids") or data.get("category_ids") or data.get("app_id") or data.get("global_pause")):
             raise serializers.ValidationError("Say what to pause: memory_ids, category_ids, app_id or global_pause.")
-        if data.get("all_for_app") and not data.get("app_id"):
-            raise serializers.ValidationError({"app_id": "all_for_app needs an app_id."})
         return data
 
 
@@ -136,7 +173,7 @@ class AccessLogEntryOut(serializers.Serializer):
     memory_id = serializers.UUIDField()
     app_id = serializers.UUIDField()
     app_name = serializers.CharField(source="app.name")
-    accessed_at = serializers.DateTimeField()
+    accessed_at = NaiveUtcDateTimeField(help_text="ISO 8601, UTC, without a zone (as OpenMemory answers).")
     access_type = serializers.CharField()
     metadata_ = serializers.JSONField(source="metadata")
 
@@ -176,6 +213,7 @@ class SearchIn(UserIdIn):
     app_id = serializers.UUIDField(required=False, help_text="Search as this app: its access rules apply.")
     categories = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
     filters = serializers.DictField(required=False, help_text="Metadata key: value pairs a memory must have.")
+    explain = serializers.BooleanField(default=False, help_text="Give each hit's vector score, keyword score and rank.")
 
     def validate_filters(self, filters):
         for key, value in filters.items():
@@ -189,20 +227,32 @@ class SearchIn(UserIdIn):
 class SearchHitOut(serializers.Serializer):
     id = serializers.UUIDField()
     memory = serializers.CharField()
-    score = serializers.FloatField()
+    score = serializers.FloatField(help_text="By meaning and by words together, 0 to 1.")
     created_at = serializers.IntegerField()
     updated_at = serializers.IntegerField()
     state = serializers.CharField()
     app_name = serializers.CharField()
     categories = serializers.ListField(child=serializers.CharField())
     metadata_ = serializers.JSONField()
+    explain = serializers.DictField(required=False, help_text="With explain=true: vector_score (cosine; null when "
+                                                              "not among the closest), keyword_score (BM25; null "
+                                                              "when no word matched), rank.")
 
 
 class SearchOut(serializers.Serializer):
     results = SearchHitOut(many=True)
 
 
-def search_hit(memory: Memory, score: float) -> dict:
-    return {"id": memory.id, "memory": memory.content, "score": round(score, 4), "created_at": epoch(memory.created_at),
-            "updated_at": epoch(memory.updated_at), "state": memory.state, "app_name": memory.app.name,
-            "categories": [c.name for c in memory.categories.all()], "metadata_": memory.metadata}
+def search_hit(memory: Memory, hit, rank: int | None = None) -> dict:
+    found = {"id": memory.id, "memory": memory.content, "score": round(hit.score, 4),
+             "created_at": epoch(memory.created_at), "updated_at": epoch(memory.updated_at), "state": memory.state,
+             "app_name": memory.app.name, "categories": memory.category_names,
+             "metadata_": memory.metadata}
+    if rank is not None:
+        found["explain"] = {"vector_score": _rounded(hit.vector_score), "keyword_score": _rounded(hit.keyword_score),
+                            "rank": rank}
+    return found
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

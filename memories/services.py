@@ -1,4 +1,5 @@
 """Everything that can happen to a memory. `grep -n "def memory_" memories/services.py` lists it all."""
+import contextlib
 import logging
 import re
 import uuid
@@ -7,21 +8,24 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps_registry.models import App
-from apps_registry.services import app_get_or_create, app_require_active
+from apps_registry.services import app_get_or_create, app_require_active, app_require_owner
 from memories.categorization import categorize_on_commit
 from memories.config import DEFAULT_CONFIG, deep_merge, embedder_dims, with_defaults
-from memories.engine import get_engine
+from memories.engine import Hit, get_engine, vector_metadata
+from memories.keywords import keywords_refresh
 from memories.models import Config, Memory, MemoryAccessLog, MemoryStatusHistory, MemoryVector
-from memories.selectors import CONFIG_KEY, memories_readable_by_app
+from memories.rules import memory_text_check, metadata_check
+from memories.selectors import CONFIG_KEY, app_has_access_rules, memories_readable_by_app
 from openmemory.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)
 
+_WRITE_LOCK_SPACE = 0x6F6D  # the high half of our advisory lock keys ("om"); the low half is the user's id
 # Leaving `deleted` would need the vector back: a deleted memory stays deleted (create it anew instead).
 _FINAL_STATES = {Memory.State.DELETED}
 
@@ -38,32 +42,33 @@ class CreateResult:
         return (self.memories or self.reused or [None])[0]
 
 
-def memory_check_text(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ApplicationError("The memory text is empty.")
-    if len(text) > settings.OPENMEMORY_MAX_MEMORY_CHARS:
-        raise ApplicationError(f"The memory text is longer than {settings.OPENMEMORY_MAX_MEMORY_CHARS} characters.")
-    return text
-
-
 @transaction.atomic
 def memory_create(*, user: AbstractUser, text: str, app: App | None = None, app_name: str = "",
                   metadata: dict | None = None, infer: bool = True) -> CreateResult:
     """Store what the text says for the user: the engine's events mirrored to rows in one transaction."""
-    text = memory_check_text(text)
-    app = app_require_active(app or app_get_or_create(owner=user, name=app_name))
+    text, metadata = memory_text_check(text), metadata_check(metadata)
+    app = app_require_active(app_require_owner(app, user) if app else app_get_or_create(owner=user, name=app_name))
     engine = get_engine()
+    if infer:  # what is stored depends on what is there already (the duplicate check, or the LLM's decisions)
+        _serialize_writes_of(user)
     if infer and not engine.has_llm:
         if (duplicate := _near_duplicate(engine, user=user, text=text)) is not None:
             event = {"id": str(duplicate.id), "memory": duplicate.content, "event": "NONE"}
             return CreateResult(memories=[], events=[event], path="duplicate", reused=[duplicate])
-    metadata = dict(metadata or {})
     events = engine.add(text=text, user_id=user.get_username(), infer=infer,
-                        metadata={**metadata, "app_id": str(app.id), "app_name": app.name})
+                        metadata={**vector_metadata(metadata), "app_id": str(app.id), "app_name": app.name})
     created = _mirror_events(events, user=user, app=app, metadata=metadata)
     categorize_on_commit(created)
     return CreateResult(memories=created, events=events, path="llm" if infer and engine.has_llm else "verbatim")
+
+
+def _serialize_writes_of(user: AbstractUser) -> None:
+    """Hold the user's write lock until the transaction ends, so that reading what is there and the write that
+    follows are one step: ten identical creates at once store one memory. SQLite's writers queue already
+    (each transaction takes the write lock at BEGIN); on PostgreSQL an advisory lock per user does it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint)", [(_WRITE_LOCK_SPACE << 32) | user.pk])
 
 
 def _near_duplicate(engine, *, user: AbstractUser, text: str) -> Memory | None:
@@ -71,13 +76,15 @@ def _near_duplicate(engine, *, user: AbstractUser, text: str) -> Memory | None:
     active = Memory.objects.filter(owner=user, state=Memory.State.ACTIVE).values("id")
     hits = engine.search(query=text, user_id=user.get_username(), allowed=active, limit=1,
                          threshold=settings.OPENMEMORY_DUPLICATE_THRESHOLD)
-    return Memory.objects.select_related("app").filter(id=hits[0][0]).first() if hits else None
+    return Memory.objects.select_related("app").filter(id=hits[0].id).first() if hits else None
 
 
 def _mirror_events(events: list[dict], *, user: AbstractUser, app: App, metadata: dict) -> list[Memory]:
-    created = []
+    created, touched = [], []
     for event in events:
         kind, memory_id = event.get("event"), uuid.UUID(str(event.get("id")))
+        if kind in ("ADD", "UPDATE"):
+            touched.append(memory_id)
         if kind == "ADD":
             memory = Memory.objects.create(id=memory_id, owner=user, app=app, content=event["memory"], metadata=metadata)
             MemoryStatusHistory.objects.create(memory=memory, old_state=None, new_state=Memory.State.ACTIVE, changed_by=user)
@@ -87,32 +94,38 @@ def _mirror_events(events: list[dict], *, user: AbstractUser, app: App, metadata
         elif kind == "DELETE":
             memories_set_state(memories=Memory.objects.filter(id=memory_id, owner=user), state=Memory.State.DELETED,
                                actor=user, engine_done=True)
+    keywords_refresh(touched)
     return created
 
 
 @transaction.atomic
 def memory_update(*, memory: Memory, text: str, actor: AbstractUser) -> Memory:
     """New content for a memory; its vector is embedded anew in the same transaction."""
-    text = memory_check_text(text)
+    text = memory_text_check(text)
     if memory.state == Memory.State.DELETED:
         raise Conflict("The memory is deleted.")
     get_engine().update(memory_id=str(memory.id), text=text)
     memory.content = text
     memory.save(update_fields=["content", "updated_at"])
+    keywords_refresh([memory.id])
     categorize_on_commit([memory])
     return memory
 
 
 @transaction.atomic
-def memories_set_state(*, memories, state: str, actor: AbstractUser | None, engine_done: bool = False) -> int:
+def memories_set_state(*, memories, state: str, actor: AbstractUser | None, engine_done: bool = False,
+                       restoring: bool = False) -> int:
     """The one way a memory's state changes: one history row per memory whose state changed.
 
-    Deleting removes the vector too (unless the engine already did); nothing leaves `deleted`.
+    Deleting removes the vector too (unless the engine already did). Nothing leaves `deleted`, but for a
+    restore from a backup (`restoring`), whose caller writes the vectors back.
     """
     state = Memory.State(state)
+    changing = memories.select_for_update().exclude(state=state)
+    if not restoring:
+        changing = changing.exclude(state__in=_FINAL_STATES)
     # A dict: a query joined over categories may name a memory twice.
-    changing = list(dict(memories.select_for_update().exclude(state=state).exclude(state__in=_FINAL_STATES)
-                         .values_list("id", "state")).items())
+    changing = list(dict(changing.values_list("id", "state")).items())
     if not changing:
         return 0
     now = timezone.now()
@@ -121,11 +134,14 @@ def memories_set_state(*, memories, state: str, actor: AbstractUser | None, engi
         stamps = {"deleted_at": now}
         if not engine_done:
             get_engine().delete(memory_ids=[memory_id for memory_id, _ in changing])
+    elif restoring:
+        stamps["deleted_at"] = None
     Memory.objects.filter(id__in=[i for i, _ in changing]).update(state=state, updated_at=now, **stamps)
     MemoryStatusHistory.objects.bulk_create(
         MemoryStatusHistory(memory_id=memory_id, old_state=old, new_state=state, changed_by=actor)
         for memory_id, old in changing
     )
+    keywords_refresh([memory_id for memory_id, _ in changing])  # what neighbours show as context changes too
     return len(changing)
 
 
@@ -141,40 +157,49 @@ def memories_of_user(*, user: AbstractUser, ids) -> QuerySet[Memory]:
 
 def memories_pause(*, user: AbstractUser, state: str, memory_ids=None, category_ids=None, app: App | None = None,
                    global_pause: bool = False) -> int:
-    """OpenMemory's pause action: pause (or resume) memories picked by id, category, app (all of its memories)
-    or all of the user's; what several criteria pick together is paused."""
-    memories = Memory.objects.filter(owner=user)
-    if not global_pause:
+    """OpenMemory's pause action: set the state of memories picked by id, category, app (all of its memories)
+    or all of the user's; what several criteria pick together changes. Picked in bulk (all, an app's, a
+    category's), archived memories stay archived; picked by id, they change too."""
+    mine = Memory.objects.filter(owner=user)
+    in_bulk = mine.exclude(state=Memory.State.ARCHIVED)
+    if global_pause:
+        picked = in_bulk
+    else:
         picked = Memory.objects.none()
         if memory_ids:
-            picked = picked | memories.filter(id__in=memory_ids)
+            picked = picked | mine.filter(id__in=memory_ids)
         if category_ids:
-            picked = picked | memories.filter(categories__id__in=category_ids)
+            picked = picked | in_bulk.filter(categories__id__in=category_ids)
         if app is not None:
-            picked = picked | memories.filter(app=app)
-        memories = memories.filter(id__in=picked.values("id"))
-    return memories_set_state(memories=memories, state=state, actor=user)
+            picked = picked | in_bulk.filter(app=app)
+    return memories_set_state(memories=mine.filter(id__in=picked.values("id")), state=state, actor=user)
 
 
 def memory_search(*, user: AbstractUser, query: str, app: App | None = None, limit: int = 10,
-                  categories: list[str] | None = None, metadata: dict | None = None) -> list[tuple[Memory, float]]:
-    """The readable memories closest in meaning to the query, as [(memory, score)], best first.
+                  categories: list[str] | None = None, metadata: dict | None = None,
+                  allowed: QuerySet[Memory] | None = None) -> list[tuple[Memory, Hit]]:
+    """The readable memories that best match the query, by meaning and by words, as [(memory, hit)], best first.
 
-    As an app: what its access rules let it read, and the access is logged. As the user: all active memories.
+    As an app: what its access rules let it read, and the access is logged. As the user: all active memories
+    (or `allowed`, a narrower set of theirs). The keyword side reads neighbours' text only where every active
+    memory is readable: never for an app that access rules narrow.
     """
     from memories.selectors import memories_with_category_names
 
+    context = True
     if app is not None:
-        allowed = memories_readable_by_app(app=app_require_active(app))
-    else:
+        context = not app_has_access_rules(app_require_active(app))
+        allowed = memories_readable_by_app(app=app, has_rules=not context)
+    elif allowed is None:
         allowed = Memory.objects.filter(owner=user, state=Memory.State.ACTIVE)
     allowed = memories_with_category_names(allowed, categories)
     for key, value in (metadata or {}).items():
         allowed = allowed.filter(**{f"metadata__{key}": value})
-    hits = get_engine().search(query=query, user_id=user.get_username(), allowed=allowed.values("id"), limit=limit)
-    by_id = {str(m.id): m for m in Memory.objects.select_related("app").prefetch_related("categories")
-             .filter(id__in=[memory_id for memory_id, _ in hits])}
-    found = [(by_id[memory_id], score) for memory_id, score in hits if memory_id in by_id]
+    hits = get_engine().search(query=query, user_id=user.get_username(), owner_id=user.pk, context=context,
+                               allowed=allowed, limit=limit)
+    by_id = {str(m.id): m for m in Memory.objects.select_related("app").with_categories()
+             .filter(id__in=[hit.id for hit in hits])}
+    found = [(by_id[hit.id], hit) for hit in hits if hit.id in by_id]
     if app is not None:
         memory_access_log_write(memories=[m for m, _ in found], app=app, access_type="search", metadata={"query": query})
     return found
@@ -183,17 +208,35 @@ def memory_search(*, user: AbstractUser, query: str, app: App | None = None, lim
 def memory_list_for_app(*, user: AbstractUser, app: App, limit: int = 100) -> list[Memory]:
     """The app's readable memories, newest first; logs the access."""
     app_require_active(app)
-    memories = list(memories_readable_by_app(app=app).select_related("app").prefetch_related("categories")
+    memories = list(memories_readable_by_app(app=app).select_related("app").with_categories()
                     .order_by("-created_at")[:limit])
     memory_access_log_write(memories=memories, app=app, access_type="list")
     return memories
 
 
+_LOG_ROWS = 1000  # rows per INSERT: 6,000 parameters, under every backend's limit
+
+
 def memory_access_log_write(*, memories: list[Memory], app: App, access_type: str, metadata: dict | None = None) -> None:
-    """One bulk insert for a whole read."""
-    MemoryAccessLog.objects.bulk_create(
-        MemoryAccessLog(memory=memory, app=app, access_type=access_type, metadata=metadata or {}) for memory in memories
-    )
+    """One INSERT for a whole read (a listing of 1,000 memories: one statement), its values prepared once: no
+    model instance per row, which cost a listing of 1,000 more than reading the memories did."""
+    if not memories:
+        return
+    fields = {field.attname: field for field in MemoryAccessLog._meta.concrete_fields}
+    columns = ["id", "memory_id", "app_id", "accessed_at", "access_type", "metadata"]
+    same = [fields[name].get_db_prep_save(value, connection) for name, value in
+            [("app_id", app.pk), ("accessed_at", timezone.now()), ("access_type", access_type),
+             ("metadata", metadata or {})]]
+    ids, memory_ids = fields["id"], fields["memory_id"]
+    rows = [(ids.get_db_prep_save(uuid.uuid4(), connection), memory_ids.get_db_prep_save(memory.pk, connection), *same)
+            for memory in memories]
+    table, names = connection.ops.quote_name(MemoryAccessLog._meta.db_table), ", ".join(columns)
+    with transaction.atomic() if len(rows) > _LOG_ROWS else contextlib.nullcontext(), \
+            connection.cursor() as cursor:
+        for start in range(0, len(rows), _LOG_ROWS):
+            chunk = rows[start:start + _LOG_ROWS]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {values}", [v for row in chunk for v in row])
 
 
 @transaction.atomic
@@ -224,7 +267,7 @@ def config_reset() -> Config:
 
 def config_problems(document) -> list[str]:
     """What is wrong with a configuration document, as sentences; empty when it is usable."""
-    from memories.engine import section_problem, supported_providers
+    from memories.engine import canonical_provider, section_problem, supported_providers
 
     if not isinstance(document, dict):
         return ["The configuration must be a JSON object."]
@@ -238,7 +281,11 @@ def config_problems(document) -> list[str]:
             continue
         if not isinstance(value, dict) or not isinstance(value.get("config", {}), (dict, type(None))):
             problems.append(f"'mem0.{section}' must be an object with 'provider' and 'config'.")
-        elif value.get("provider") not in names:
+        elif not value.get("provider"):
+            # No provider and nothing set means the default (for the LLM: none); settings without one are a slip.
+            if any((value.get("config") or {}).values()):
+                problems.append(f"'mem0.{section}' has settings but no provider: pick one of {', '.join(names)}.")
+        elif canonical_provider(section, value.get("provider")) is None:
             problems.append(f"Unknown {section} provider {value.get('provider')!r}; supported: {', '.join(names)}.")
         elif problem := section_problem(section, value):
             problems.append(problem)

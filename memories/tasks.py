@@ -2,14 +2,19 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
 
 from openmemory.errors import EngineUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(EngineUnavailable, SoftTimeLimitExceeded), retry_backoff=2, retry_backoff_max=600,
-             retry_jitter=True, max_retries=6, acks_late=True, ignore_result=True)
+# Transient: a provider or the database away for a while (EngineUnavailable covers DatabaseUnavailable).
+TRANSIENT = (EngineUnavailable, SoftTimeLimitExceeded, OperationalError, InterfaceError)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=6,
+             acks_late=True, ignore_result=True)
 def categorize_memory(memory_id: str, digest: str) -> None:
     from memories.categorization import BadLLMOutput, memory_categorize  # in-body import: no cycle
 

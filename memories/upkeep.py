@@ -6,7 +6,9 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 
-from memories.engine import COLLECTION, get_engine
+from apps_registry.services import app_get_or_create
+from memories.engine import COLLECTION, get_engine, vector_metadata
+from memories.keywords import keywords_drift, keywords_refresh, keywords_remove
 from memories.models import Memory, MemoryVector
 
 BATCH = 64
@@ -17,11 +19,15 @@ Progress = Callable[[int], None]
 class StoreReport:
     missing: list = field(default_factory=list)  # live memories without a vector
     orphans: list = field(default_factory=list)  # vectors without a live memory
-    stale: list = field(default_factory=list)  # vectors of other text, or of another size than the embedder's
+    stale: list = field(default_factory=list)  # vectors of other text, of another size, or filed under another user
+    foreign_apps: list = field(default_factory=list)  # memories in an app of another user
+    unindexed: list = field(default_factory=list)  # live memories whose keyword document is missing or stale
+    index_orphans: list = field(default_factory=list)  # keyword documents of no live memory
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.orphans or self.stale)
+        return not (self.missing or self.orphans or self.stale or self.foreign_apps or self.unindexed
+                    or self.index_orphans)
 
 
 def store_check() -> StoreReport:
@@ -32,24 +38,41 @@ def store_check() -> StoreReport:
     vector_of = vectors.filter(id=OuterRef("id"))
     annotated = Memory.objects.live().annotate(
         vector_text=Subquery(vector_of.values(text=KT("payload__data"))[:1]),
+        vector_owner=Subquery(vector_of.values("user_id")[:1]),
+        payload_owner=Subquery(vector_of.values(owner=KT("payload__user_id"))[:1]),
         vector_dims=Subquery(vector_of.values("dims")[:1]),
     )
+    differs = (~Q(vector_text=F("content")) | ~Q(vector_dims=engine.dims) | ~Q(vector_owner=F("owner__username"))
+               | ~Q(payload_owner=F("owner__username")))
+    unindexed, stale_documents, index_orphans = keywords_drift(Memory.objects.live())
     return StoreReport(
+        unindexed=unindexed + stale_documents, index_orphans=index_orphans,
         missing=list(annotated.filter(vector_dims__isnull=True).values_list("id", flat=True)),
         orphans=list(vectors.exclude(id__in=Memory.objects.live().values("id")).values_list("id", flat=True)),
-        stale=list(annotated.filter(vector_dims__isnull=False)
-                   .filter(~Q(vector_text=F("content")) | ~Q(vector_dims=engine.dims))
-                   .values_list("id", flat=True)),
+        stale=list(annotated.filter(vector_dims__isnull=False).filter(differs).values_list("id", flat=True)),
+        foreign_apps=list(Memory.objects.exclude(app__owner=F("owner")).values_list("id", flat=True)),
     )
 
 
 def store_repair(report: StoreReport, progress: Progress = lambda n: None) -> None:
     MemoryVector.objects.filter(collection=COLLECTION, id__in=report.orphans).delete()
-    memories_reembed(ids=[*report.missing, *report.stale], progress=progress)
+    _move_to_own_apps(report.foreign_apps)
+    with transaction.atomic():
+        keywords_remove(report.index_orphans)
+        keywords_refresh(report.unindexed)
+    memories_reembed(ids=[*report.missing, *report.stale, *report.foreign_apps], progress=progress)
+
+
+def _move_to_own_apps(ids: list) -> None:
+    """A memory found in another user's app goes to its owner's app of the same name (made if missing)."""
+    for memory in Memory.objects.filter(id__in=ids).select_related("owner", "app"):
+        own = app_get_or_create(owner=memory.owner, name=memory.app.name)
+        Memory.objects.filter(pk=memory.pk).update(app=own)
 
 
 def memories_reembed(*, ids: list | None = None, progress: Progress = lambda n: None) -> int:
-    """Embed memories again (all live ones unless ids are given), in batches, each batch one transaction."""
+    """Embed memories again (all live ones unless ids are given), in batches. Each batch is embedded first and
+    then written in a short transaction of its own, so other writers wait for the write, not for the model."""
     engine = get_engine()
     memories = Memory.objects.live().select_related("owner", "app").order_by("id")
     if ids is not None:
@@ -60,13 +83,16 @@ def memories_reembed(*, ids: list | None = None, progress: Progress = lambda n: 
         batch = list(page[:BATCH])
         if not batch:
             return done
+        vectors = engine.embed_documents([m.content for m in batch])
         with transaction.atomic():
-            engine.put_vectors([(str(m.id), m.content, vector_payload(m)) for m in batch])
+            engine.put_vectors([(str(m.id), m.content, vector_payload(m)) for m in batch], vectors=vectors)
+            keywords_refresh([m.id for m in batch])
         done, last_id = done + len(batch), batch[-1].id
         progress(len(batch))
 
 
 def vector_payload(memory: Memory) -> dict:
-    return {"user_id": memory.owner.username, "app_id": str(memory.app_id), "app_name": memory.app.name,
-            "created_at": memory.created_at.isoformat(), "updated_at": memory.updated_at.isoformat(),
-            **(memory.metadata or {})}
+    """The payload a memory's vector carries: its metadata, then the keys the store owns (never the other way)."""
+    return {**vector_metadata(memory.metadata), "user_id": memory.owner.username, "app_id": str(memory.app_id),
+            "app_name": memory.app.name, "created_at": memory.created_at.isoformat(),
+            "updated_at": memory.updated_at.isoformat()}

@@ -8,7 +8,8 @@ from apps_registry.selectors import app_owned
 from memories import selectors, services
 from memories import serializers as s
 from memories.models import Memory
-from openmemory.api import PageSizeIn, acting_user, from_epoch, memory_page_body, page_of, paged_body, validated
+from openmemory.api import (PageSizeIn, acting_user, answered_before_commit, from_epoch, memory_page_body, page_of,
+                            paged_body, validated)
 
 TAG = ["memories"]
 
@@ -47,11 +48,12 @@ class MemoryCollection(APIView):
     def post(self, request):
         data = validated(s.MemoryCreateIn, request.data)
         user = acting_user(request, data.get("user_id"))
-        result = services.memory_create(user=user, text=data["text"], app_name=data["app"],
-                                        metadata=data["metadata"], infer=data["infer"])
-        memory = result.memory
-        body = s.MemoryOut(memory).data if memory else dict.fromkeys(
-            ["id", "content", "created_at", "state", "app_id", "app_name", "metadata_"]) | {"categories": []}
+        with answered_before_commit():
+            result = services.memory_create(user=user, text=data["text"], app_name=data["app"],
+                                            metadata=data["metadata"], infer=data["infer"])
+            memory = result.memory
+            body = s.MemoryOut(memory).data if memory else dict.fromkeys(
+                ["id", "content", "created_at", "state", "app_id", "app_name", "metadata_"]) | {"categories": []}
         return Response({**body, "results": s.EventOut(result.events, many=True).data, "path": result.path},
                         status=status.HTTP_201_CREATED if result.memories else status.HTTP_200_OK)
 
@@ -72,9 +74,11 @@ class MemoryDetail(APIView):
     def put(self, request, memory_id):
         data = validated(s.MemoryUpdateIn, request.data)
         user = acting_user(request, data.get("user_id"))
-        memory = selectors.memory_get(user=user, memory_id=memory_id)
-        memory = services.memory_update(memory=memory, text=data["memory_content"], actor=request.user)
-        return Response(s.MemoryOut(selectors.memory_get(user=user, memory_id=memory.id)).data)
+        with answered_before_commit():
+            memory = selectors.memory_get(user=user, memory_id=memory_id)
+            memory = services.memory_update(memory=memory, text=data["memory_content"], actor=request.user)
+            body = s.MemoryOut(selectors.memory_get(user=user, memory_id=memory.id)).data
+        return Response(body)
 
 
 class MemoryCategories(APIView):
@@ -159,5 +163,7 @@ class MemorySearch(APIView):
         app = app_owned(user=user, app_id=data["app_id"]) if data.get("app_id") else None
         found = services.memory_search(user=user, app=app, query=data["query"], limit=data["limit"],
                                        categories=data.get("categories"), metadata=data.get("filters"))
-        return Response({"results": s.SearchOut({"results": [s.search_hit(m, score) for m, score in found]}).data["results"]})
+        hits = [s.search_hit(memory, hit, rank=rank if data["explain"] else None)
+                for rank, (memory, hit) in enumerate(found, start=1)]
+        return Response(s.SearchOut({"results": hits}).data)
 

@@ -11,8 +11,8 @@ User = get_user_model()
 class ApiTokenInline(admin.TabularInline):
     model = ApiToken
     extra = 0
-    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "prefix", "act_as_any", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -36,11 +36,11 @@ class OpenMemoryUserAdmin(UserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    list_display = ["prefix", "name", "user", "act_as_any", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["act_as_any", "revoked_at"]
     search_fields = ["user__username", "name", "prefix"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["user", "name", "prefix", "act_as_any", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request):

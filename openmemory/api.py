@@ -3,12 +3,14 @@ import math
 import uuid
 from datetime import datetime, timezone
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.db import transaction
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from openmemory.errors import AccessDenied, NotFound
+from openmemory.models import ApiToken
+from openmemory.services import user_acted_for
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
@@ -16,16 +18,16 @@ MAX_EPOCH = 253_402_300_799  # the last second of year 9999
 
 
 def acting_user(request, user_id: str | None) -> AbstractUser:
-    """The user a request acts on: the caller, or (staff only) the user its `user_id` names."""
-    caller = request.user
-    if not user_id or user_id == caller.get_username():
-        return caller
-    if not caller.is_staff:
-        raise AccessDenied(f"Your token belongs to '{caller.get_username()}', not to '{user_id}'.")
-    user = get_user_model().objects.filter(username=user_id).first()
-    if user is None:
-        raise NotFound(f"No user '{user_id}'.")
-    return user
+    """The user a request acts on: the caller, or the user its `user_id` names for a token made to act for any."""
+    token = request.auth if isinstance(request.auth, ApiToken) else None
+    return user_acted_for(caller=request.user, token=token, user_id=user_id)
+
+
+def answered_before_commit():
+    """Make a write's answer inside its transaction: once the write commits, nothing is left that could fail
+    (a database lost right after the commit would else answer 503 for a write that was made, and a client that
+    retries it would make it twice)."""
+    return transaction.atomic()
 
 
 def validated(serializer_class, data) -> dict:
@@ -63,6 +65,22 @@ def from_epoch(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
 
 
+def naive_utc(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC without a zone: where OpenMemory answers so (its UI appends the `Z` itself)."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat() if value else None
+
+
+@extend_schema_field({
+    "type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
+    "example": "2026-11-26T04:01:09.991731",
+})
+class NaiveUtcDateTimeField(serializers.DateTimeField):
+    """Not `format: date-time` in the schema: RFC 3339 needs a zone, and these values have none."""
+
+    def to_representation(self, value):
+        return naive_utc(value)
+
+
 class EpochField(serializers.IntegerField):
     def __init__(self, **kwargs):
         super().__init__(min_value=0, max_value=MAX_EPOCH, help_text="Unix time, seconds.", **kwargs)
@@ -78,7 +96,7 @@ class UserIdField(serializers.CharField):
 
     def __init__(self, **kwargs):
         super().__init__(required=False, allow_blank=True, max_length=150,
-                         help_text="Defaults to the token's user; others' only for staff.", **kwargs)
+                         help_text="Defaults to the token's user; another user's only with a token made to act for any user.", **kwargs)
 
 
 class PageIn(serializers.Serializer):
@@ -91,10 +109,10 @@ class PageSizeIn(serializers.Serializer):
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
 
 
-def page_of(queryset: QuerySet, page: int, size: int) -> tuple[list, int]:
-    """(the items of one page, the total): two queries however large the set."""
-    total = queryset.count()
-    return list(queryset[(page - 1) * size: page * size]), total
+def page_of(items: QuerySet | list, page: int, size: int) -> tuple[list, int]:
+    """(the items of one page, the total): two queries however large the set (a list: what a search found)."""
+    total = len(items) if isinstance(items, list) else items.count()
+    return list(items[(page - 1) * size: page * size]), total
 
 
 def memory_page_body(items: list[dict], total: int, page: int, size: int) -> dict:

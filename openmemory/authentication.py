@@ -1,9 +1,12 @@
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from openmemory.services import token_user
+from openmemory.errors import ApplicationError
+from openmemory.services import token_lookup, user_get_or_create
 
 KEYWORDS = ("token", "bearer")
+LOOPBACK = {"127.0.0.1", "::1"}
 
 
 def key_from_header(header: str) -> str | None:
@@ -15,7 +18,7 @@ def key_from_header(header: str) -> str | None:
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <key>` or `Authorization: Bearer <key>`."""
+    """`Authorization: Token <key>` or `Authorization: Bearer <key>`; `request.auth` is the ApiToken."""
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -24,10 +27,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         key = key_from_header(header)
         if key is None:
             raise exceptions.AuthenticationFailed("Send the API token as 'Authorization: Token <key>' or 'Bearer <key>'.")
-        user = token_user(key)
-        if user is None:
+        token = token_lookup(key)
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        return user, key
+        return token.user, token
 
     def authenticate_header(self, request):
         return 'Token realm="api"'
@@ -46,28 +49,30 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-LOOPBACK = {"127.0.0.1", "::1"}
+def local_user_for(user_id: str | None):
+    """OPENMEMORY_LOCAL_NO_AUTH: the user a tokenless loopback request acts as: the one it names, else the
+    local user (OPENMEMORY_USER, the user `make run` made). None when neither is known."""
+    name = user_id or settings.OPENMEMORY_USER
+    return user_get_or_create(username=name) if name else None
 
 
 class LocalNoAuthentication(authentication.BaseAuthentication):
-    """OPENMEMORY_LOCAL_NO_AUTH: a request from this machine with no token acts as the user_id it names.
+    """OPENMEMORY_LOCAL_NO_AUTH: a request from this machine with no token acts as the user_id it names, or as
+    the local user when it names none (OpenMemory's UI leaves user_id out of many calls).
 
     For OpenMemory clients that send no credentials; off by default, and never for another address.
     """
 
     def authenticate(self, request):
-        from django.conf import settings
-
         if not settings.OPENMEMORY_LOCAL_NO_AUTH:
             return None
         if authentication.get_authorization_header(request) or request.META.get("REMOTE_ADDR") not in LOOPBACK:
             return None
-        user_id = request.query_params.get("user_id") or _body_user_id(request)
-        if not user_id:
-            return None
-        from openmemory.services import user_get_or_create
-
-        return user_get_or_create(username=str(user_id)[:150]), None
+        try:
+            user = local_user_for(request.query_params.get("user_id") or _body_user_id(request))
+        except ApplicationError as exc:
+            raise exceptions.AuthenticationFailed(exc.message) from exc
+        return (user, None) if user else None
 
 
 def _body_user_id(request):
@@ -75,7 +80,8 @@ def _body_user_id(request):
         data = request.data
     except exceptions.ParseError:
         return None
-    return data.get("user_id") if hasattr(data, "get") else None
+    user_id = data.get("user_id") if hasattr(data, "get") else None
+    return user_id if isinstance(user_id, str) else None
 
 
 class LocalNoAuthScheme(OpenApiAuthenticationExtension):
@@ -87,5 +93,6 @@ class LocalNoAuthScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "query",
             "name": "user_id",
-            "description": "Only with OPENMEMORY_LOCAL_NO_AUTH=true and from 127.0.0.1: no token, the user_id names the user.",
+            "description": "Only with OPENMEMORY_LOCAL_NO_AUTH=true and from 127.0.0.1: no token; the user_id names "
+                           "the user (the local user, OPENMEMORY_USER, when it is left out).",
         }

@@ -2,6 +2,9 @@
 
 The DRF exception handler (openmemory/exceptions.py) and the MCP tool wrapper translate them.
 """
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -24,8 +27,18 @@ class AppPaused(AccessDenied):
     code = "app_paused"
 
 
+class MisdirectedRequest(ApplicationError):
+    """A Host header this server does not answer to."""
+
+    status_code, code = 421, "misdirected_request"
+
+
 class Conflict(ApplicationError):
     status_code, code = 409, "conflict"
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code, code = 413, "too_large"
 
 
 class EngineUnavailable(ApplicationError):
@@ -34,5 +47,21 @@ class EngineUnavailable(ApplicationError):
     status_code, code = 503, "engine_unavailable"
 
 
+class DatabaseUnavailable(EngineUnavailable):
+    """The database did not answer (down, restarting, or locked past the wait): retry in a few seconds."""
+
+    status_code, code = 503, "database_unavailable"
+    retry_after = 5
+
+    def __init__(self, message: str = "The database is unavailable right now; try again in a few seconds."):
+        super().__init__(message)
+
+
 class NotAuthenticated(ApplicationError):
     status_code, code = 401, "not_authenticated"
+
+
+def database_unavailable(exc: Exception) -> DatabaseUnavailable:
+    """A database error that will pass (down, restarting, locked): 503 with Retry-After; the SQL stays in the log."""
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    return DatabaseUnavailable()

@@ -21,6 +21,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    act_as_any = models.BooleanField(
+        default=False, editable=False, verbose_name="acts for any user",
+        help_text="May name another user (user_id) and act for them: for an administrator's scripts. Every such "
+                  "request is logged with both names. Made with `create_token --act-as-any`.")
 
     class Meta:
         verbose_name = "API token"

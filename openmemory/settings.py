@@ -11,11 +11,14 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from openmemory.logs import install as install_log_redaction
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)  # the real environment wins
 
-DATA_DIR = Path(env.str("OPENMEMORY_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+# An empty value (as a copied .env.example has) means unset; a relative path is relative to the project.
+DATA_DIR = (BASE_DIR / (env.str("OPENMEMORY_DATA_DIR", default="") or "data")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -43,6 +46,18 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Behind TLS (production): set these and `manage.py check --deploy` has nothing to warn about. Off by default:
+# a local install serves plain HTTP on 127.0.0.1.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's health check may come over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# "HTTP_X_FORWARDED_PROTO,https" when a proxy terminates TLS and says so in that header.
+SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER", default=[])) or None
+
 INSTALLED_APPS = [
     "daphne",
     "whitenoise.runserver_nostatic",
@@ -65,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "openmemory.middleware.RequestLogMiddleware",
+    "openmemory.middleware.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -77,6 +93,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "openmemory.urls"
+# A JSON request body may be 4 MB, as an MCP message may (413 over it); a backup is uploaded as a file.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 2**20
 APPEND_SLASH = False  # the API accepts paths with and without the trailing slash itself
 ASGI_APPLICATION = "openmemory.asgi.application"
 WSGI_APPLICATION = "openmemory.wsgi.application"
@@ -97,25 +115,42 @@ TEMPLATES = [
 ]
 
 # Database: a SQLite file in the data directory unless DATABASE_URL names another (postgres://...).
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'openmemory.sqlite3'}")}
+DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="")
+                                           or f"sqlite:///{DATA_DIR / 'openmemory.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["ENGINE"] = "openmemory.sqlite_backend"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets the web server, workers and manage.py read while one writes; IMMEDIATE takes the
             # write lock at BEGIN, so two writers queue on the timeout instead of failing with "locked".
-            # mmap and a larger page cache: a vector search scans every vector of the user.
+            # A page cache of 16 MB per connection (searches read vectors from each process's copy, not pages).
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-            "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;",
+            "PRAGMA cache_size=-16384;",
             "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
+            # Seconds a writer waits for the write lock; past it the request answers 503 with Retry-After.
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20),
+            # Open connections kept for the next request (openmemory/sqlite_backend): no connect per request, and
+            # a bounded number of page caches whatever the number of threads.
+            "pool": env.int("SQLITE_POOL_SIZE", default=4),
         }
     )
     DATABASES["default"].setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test.sqlite3")
+else:
+    # A pool per process, bounded whatever the concurrency: under ASGI each request runs in a thread of its own,
+    # and persistent per-thread connections pile up (98 of PostgreSQL's 100 after one burst). A connection
+    # goes back to the pool at the end of each request; a broken one (PostgreSQL restarted) is replaced on
+    # checkout. Size: processes x DATABASE_POOL_SIZE (+ Celery's processes) < PostgreSQL's max_connections.
+    # While the database is down a request waits DATABASE_POOL_TIMEOUT, then answers 503; the pool gives up a
+    # failing reconnection after a second, so the next request tries again at once: back within a second.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=8),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3), "reconnect_timeout": 1,
+    }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# Reuse connections (a new PostgreSQL connection costs milliseconds; a new SQLite one reloads sqlite-vec).
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No persistent connections: under ASGI they would be per request thread (Django's docs advise against them);
+# PostgreSQL reuses connections through the pool above.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with the pool: a connection is checked as it is taken
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: optional. Set, it carries Celery's broker and the Channels layer; unset, tasks run in process.
@@ -127,17 +162,28 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis away: a write's task is given up quickly (the write has committed; the leftover job categorizes it
+# within a minute of Redis's return), and the worker keeps trying to reconnect however long it takes.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
-    "categorize-leftovers": {"task": "memories.tasks.categorize_uncategorized", "schedule": 900.0},
+    # Memories written while the broker was down: categorized within a minute of its return.
+    "categorize-leftovers": {"task": "memories.tasks.categorize_uncategorized", "schedule": 30.0},
 }
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # channels_redis blocks 5 s in BRPOP: its socket must wait longer than that (redis-py's default is 5 s).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {
+        "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]}}}
+    # The cache (the API's rate limits) fails fast when Redis is away: a request waits 1 s at most for it.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -171,10 +217,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "openmemory.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "openmemory.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # the import view adds multipart itself
+    "DEFAULT_PARSER_CLASSES": ["openmemory.parsers.JSONParser"],  # the import view adds multipart itself
     "UNAUTHENTICATED_USER": None,
     # Per user (each token acts as one user): one client cannot starve the rest. 429 with Retry-After.
     "DEFAULT_THROTTLE_CLASSES": ["openmemory.throttling.ApiUserThrottle"],
+    # \uXXXX escapes in JSON: text a client sent with a lone surrogate can never break an answer.
+    "UNICODE_JSON": False,
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
 
@@ -191,6 +239,9 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])  # closed un
 
 # OpenMemory clients send no credentials; this lets requests from 127.0.0.1 act as the user they name.
 OPENMEMORY_LOCAL_NO_AUTH = env.bool("OPENMEMORY_LOCAL_NO_AUTH", default=False)
+# The local user of a personal install (`make run` creates it): who a tokenless local request that names no
+# user acts as, in OPENMEMORY_LOCAL_NO_AUTH mode.
+OPENMEMORY_USER = env.str("OPENMEMORY_USER", default="")
 
 
 # The memory engine (see memories/engine.py); the Config row in the database layers over these.
@@ -198,6 +249,8 @@ OPENMEMORY_DUPLICATE_THRESHOLD = env.float("OPENMEMORY_DUPLICATE_THRESHOLD", def
 OPENMEMORY_MAX_MEMORY_CHARS = env.int("OPENMEMORY_MAX_MEMORY_CHARS", default=10_000)
 # SQLite: vectors each process keeps in memory for search (384 floats each: 500,000 is about 770 MB).
 OPENMEMORY_VECTOR_CACHE_MAX = env.int("OPENMEMORY_VECTOR_CACHE_MAX", default=500_000)
+# The largest memories.json a backup import inflates (and parses): bounds the memory an import can take.
+OPENMEMORY_IMPORT_MAX_BYTES = env.int("OPENMEMORY_IMPORT_MAX_MB", default=128) * 2**20
 OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.35)
 # mem0 reads these at import: no telemetry (it phones home and opens a second vector store), files in DATA_DIR.
@@ -205,10 +258,12 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")
 os.environ.setdefault("MEM0_DIR", str(DATA_DIR / "mem0"))
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+install_log_redaction()  # no token in any log line, whatever logger writes it (see openmemory/logs.py)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {"line": {"()": "openmemory.logs.RedactingFormatter",
+                            "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -216,10 +271,14 @@ LOGGING = {
         # strings (MCP clients may pass ?token=), so they stay quiet.
         "django.server": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
-        "uvicorn.access": {"level": "WARNING"},
+        # The servers' own loggers write through our handler (their lines are redacted like ours).
+        "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "daphne": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "daphne.access": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
         "mem0": {"level": "ERROR"},
-        "mcp": {"level": "WARNING"},  # the SDK logs every stateless request at INFO  # it warns on every start that spaCy (optional) is absent
+        "mcp": {"level": "WARNING"},  # the SDK logs every stateless request at INFO
     },
 }

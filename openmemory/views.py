@@ -1,6 +1,7 @@
 import logging
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import connection
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -32,12 +33,17 @@ def _redis_ok() -> bool:
 
 
 def healthz(request):
-    """200 when every configured dependency answers, else 503; the body says which is down."""
+    """200 while requests can be served, 503 when they cannot (the database is down); the body says what is down.
+
+    Redis down is "degraded", still 200: the API and MCP keep working (categorization waits for Redis to come
+    back), and a balancer must not take every web process out of rotation for it.
+    """
     checks = {"database": "ok" if _database_ok() else "down"}
     if settings.REDIS_URL:
         checks["redis"] = "ok" if _redis_ok() else "down"
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    serving = checks["database"] == "ok"
+    status = "ok" if all(value == "ok" for value in checks.values()) else "degraded" if serving else "unavailable"
+    return JsonResponse({"status": status, **checks}, status=200 if serving else 503)
 
 
 class Me(APIView):
@@ -50,8 +56,14 @@ class Me(APIView):
 
 
 def bad_request(request, exception=None):
-    return JsonResponse({"detail": "The request is malformed (too many fields, or a bad header).", "code": "invalid"},
-                        status=400)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20
+        return JsonResponse({"detail": f"The request body is larger than the {limit} MB a request may be "
+                                       "(a backup import goes as a multipart file, which may be larger).",
+                             "code": "too_large"}, status=413)
+    if isinstance(exception, TooManyFieldsSent):
+        return JsonResponse({"detail": "The request has too many fields.", "code": "invalid"}, status=400)
+    return JsonResponse({"detail": "The request is malformed (a bad header or Host).", "code": "invalid"}, status=400)
 
 
 def not_found(request, exception=None):

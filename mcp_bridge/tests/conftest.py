@@ -1,11 +1,5 @@
 """A live server (uvicorn or daphne) on an ephemeral 127.0.0.1 port, on the test database, and MCP clients for it."""
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import anyio
 import httpx2
@@ -18,14 +12,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from openmemory.tests.servers import app_env, free_port, start_server, stop
 
 def _database_url() -> str:
     db = connection.settings_dict
@@ -34,33 +21,31 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def start_server(kind: str, port: int, extra_env: dict | None = None) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "openmemory.settings",
-           "API_THROTTLE_RATE": "100000/min", **(extra_env or {})}
-    command = {
-        "uvicorn": [sys.executable, "-m", "uvicorn", "openmemory.asgi:application", "--host", "127.0.0.1",
-                    "--port", str(port), "--no-access-log"],
-        "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "openmemory.asgi:application"],
-    }[kind]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return process
-        if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode()[-3000:])
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{kind} did not start")
+@contextlib.contextmanager
+def running_server(kind: str, extra_env: dict | None = None, processes: list | None = None):
+    """A server on the test database; yields its base URL. `processes`, when given, receives the process."""
+    port = free_port()
+    process = start_server(kind, port, app_env(_database_url(), extra_env))
+    if processes is not None:
+        processes.append(process)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        process.log_path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module", params=["uvicorn", "daphne"])
 def asgi_server(request, django_db_setup, django_db_blocker):
-    port = _free_port()
-    process = start_server(request.param, port)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=20)
+    with running_server(request.param) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def uvicorn_server(django_db_setup, django_db_blocker):
+    """The Procfile's server, for tests that need one but not both."""
+    with running_server("uvicorn") as url:
+        yield url
 
 
 @contextlib.asynccontextmanager

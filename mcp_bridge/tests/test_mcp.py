@@ -153,14 +153,9 @@ def test_fifty_concurrent_sessions_keep_users_apart(asgi_server, make_user):
 
 def test_two_server_processes_serve_the_same_users(alice, asgi_server):
     """Streamable HTTP is stateless: a memory added through one process is found through another."""
-    from mcp_bridge.tests.conftest import _free_port, start_server
+    from mcp_bridge.tests.conftest import running_server
 
-    port = _free_port()
-    second = start_server("uvicorn", port)
-    try:
+    with running_server("uvicorn") as second:
         (added,) = call(asgi_server, "http-legacy", alice, [("add_memories", {"text": "Allergic to penicillin", "infer": False})])
-        (found,) = call(f"http://127.0.0.1:{port}", "http-auto", alice, [("search_memory", {"query": "drug allergy"})])
-    finally:
-        second.terminate()
-        second.wait(timeout=20)
+        (found,) = call(second, "http-auto", alice, [("search_memory", {"query": "drug allergy"})])
     assert json.loads(text(found))["results"][0]["id"] == json.loads(text(added))["results"][0]["id"]

@@ -24,6 +24,12 @@ class _Copy:
     last_rowid: int
     ids: list
     matrix: np.ndarray
+    rows: dict | None = None  # id -> row of the matrix, made when first needed
+
+    def row_of(self) -> dict:
+        if self.rows is None or len(self.rows) != len(self.ids):
+            self.rows = {str(i): n for n, i in enumerate(self.ids)}
+        return self.rows
 
 
 class VectorCache:
@@ -52,6 +58,11 @@ class VectorCache:
             self._held += len(copy.ids)
             self._evict()
             return copy.ids, copy.matrix
+
+    def peek(self, collection: str, user_id: str, dims: int) -> _Copy | None:
+        """The copy as it is, unchecked."""
+        with self._lock:
+            return self._copies.get((connection.alias, collection, user_id, dims))
 
     @staticmethod
     def _append(copy: _Copy, collection: str, user_id: str, dims: int) -> None:
@@ -89,3 +100,18 @@ def nearest_cached(collection: str, user_id: str, vector, count: int) -> list[tu
     best = np.argpartition(-scores, count - 1)[:count]
     best = best[np.argsort(-scores[best])]
     return [(ids[i], max(0.0, float(scores[i]))) for i in best]
+
+
+
+def similarities_cached(collection: str, user_id: str, vector, ids) -> dict[str, float]:
+    """Cosine similarity to the query vector of those of these memories that the copy holds (a search calls it
+    right after nearest_cached has brought the copy up to date); the caller asks the database for the rest."""
+    copy = None if connection.in_atomic_block else cache.peek(collection, user_id, len(vector))
+    if copy is None:
+        return {}
+    rows = copy.row_of()
+    present = [(key, rows[key]) for key in map(str, ids) if key in rows]
+    if not present:
+        return {}
+    scores = copy.matrix[[n for _, n in present]] @ np.asarray(vector, dtype=np.float32)
+    return {key: max(0.0, float(score)) for (key, _), score in zip(present, scores)}

@@ -11,8 +11,9 @@ from django.db import connection
 from django.db.models import F, FloatField, Func, QuerySet, Value
 
 from memories.fields import HNSW_EF_SEARCH, to_db_vector
-from memories.engine.vector_cache import nearest_cached
+from memories.engine.vector_cache import nearest_cached, similarities_cached
 from memories.models import MemoryVector, VectorGeneration
+from memories.selectors import memory_ids_among
 
 _SCOPE_KEYS = {"user_id": "user_id"}
 
@@ -111,33 +112,48 @@ class DatabaseVectorStore:
         payloads = dict(self._rows().filter(id__in=[i for i, _ in nearest]).values_list("id", "payload"))
         return [VectorHit(id=str(i), score=score, payload=payloads.get(i, {})) for i, score in nearest]
 
+    def candidates(self, vector, *, user_id: str, count: int) -> list[tuple]:
+        """(id, similarity) of the user's `count` closest vectors, best first, whatever the access rules say: from
+        this process's copy on SQLite, through the HNSW index on PostgreSQL. At most HNSW_EF_SEARCH."""
+        rows = self._filtered({"user_id": user_id}).filter(dims=len(vector))
+        found = nearest_cached(self.collection_name, user_id, vector, count) if connection.vendor == "sqlite" else None
+        if found is None:
+            found = self._closest(rows, vector, count)
+        if connection.vendor == "postgresql" and len(found) < count:
+            # Fewer than asked: the user has few vectors, or HNSW's candidate list filled up with other users'
+            # (and dead) rows before the filters kept enough. The exact scan over the user's rows settles it.
+            found = self._closest(rows, vector, count, exact=True)
+        return found
+
     def nearest(self, vector, *, filters: dict, allowed=None, limit: int = 10) -> list[tuple]:
         """(id, similarity) of the closest vectors, best first, among the `allowed` ids when given.
 
-        First the closest few times `limit` under the filters alone (the index's work on PostgreSQL, a scan
-        on SQLite), then the allowed set in one query over those few; only when that leaves too few (a rule
-        hides much) is the exact, filtered search run.
+        First the closest few times `limit` under the filters alone, then the allowed set for those few (one
+        query); only when that leaves too few (a rule hides much) is the exact, filtered search run.
         """
         rows = self._filtered(filters).filter(dims=len(vector))
-        # HNSW yields at most ef_search rows (set on each connection): a larger pool falls back to exact.
-        pool = min(limit * 4 + 20, HNSW_EF_SEARCH)
-        candidates = None
-        if connection.vendor == "sqlite" and set(filters) == {"user_id"}:
-            candidates = nearest_cached(self.collection_name, filters["user_id"], vector, pool)
-        if candidates is None:
+        pool = min(limit * 4 + 20, HNSW_EF_SEARCH)  # HNSW yields at most ef_search rows (set on each connection)
+        if set(filters) == {"user_id"}:
+            candidates = self.candidates(vector, user_id=filters["user_id"], count=pool)
+        else:
             candidates = self._closest(rows, vector, pool)
-        if connection.vendor == "postgresql" and len(candidates) < pool:
-            # Fewer than asked: the user has few vectors, or HNSW's candidate list filled up with other users'
-            # (and dead) rows before the filters kept enough. The exact scan over the user's rows settles it.
-            candidates = self._closest(rows, vector, pool, exact=True)
         if allowed is not None:
-            # The rules are checked for the few candidates only (allowed is a query of Memory ids).
-            permitted = set(allowed.filter(id__in=[i for i, _ in candidates]).values_list("id", flat=True))
+            permitted = memory_ids_among(allowed, [i for i, _ in candidates])
             kept = [(i, score) for i, score in candidates if i in permitted]
             if len(kept) < limit and len(candidates) == pool:
-                kept = self._closest(rows.filter(id__in=allowed), vector, limit, exact=True)
+                kept = self._closest(rows.filter(id__in=allowed.values("id")), vector, limit, exact=True)
             candidates = kept
         return candidates[:limit]
+
+    def similarities(self, vector, ids: list[str], *, user_id: str | None = None) -> dict[str, float]:
+        """Cosine similarity of these vectors to the query vector: from this process's copy of the user's vectors
+        on SQLite, else computed by the database (one query)."""
+        found = similarities_cached(self.collection_name, user_id, vector, ids) if user_id is not None else {}
+        if rest := [i for i in ids if str(i) not in found]:
+            rows = self._rows().filter(id__in=rest, dims=len(vector))
+            distances = rows.annotate(distance=CosineDistance(vector, indexed=False)).values_list("id", "distance")
+            found.update({str(i): max(0.0, 1.0 - distance) for i, distance in distances})
+        return found
 
     @staticmethod
     def _closest(rows: QuerySet, vector, count: int, exact: bool = False) -> list[tuple]:

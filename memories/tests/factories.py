@@ -1,6 +1,7 @@
 import factory
 
 from memories.engine import get_engine
+from memories.keywords import keywords_refresh
 from memories.models import Memory
 
 
@@ -17,4 +18,5 @@ def bulk_memories(*, owner, app, count: int, prefix: str = "fact number") -> lis
         MemoryFactory.build(owner=owner, app=app, content=f"{prefix} {i}") for i in range(count)
     )
     get_engine().put_vectors([(str(m.id), m.content, {"user_id": owner.username}) for m in memories])
+    keywords_refresh([m.id for m in memories])
     return memories

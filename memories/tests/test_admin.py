@@ -83,3 +83,25 @@ def test_staff_create_a_token_for_a_user_and_it_works(staff_browser, alice):
                                   follow=True)
     key = next(m.message.split(": ")[-1] for m in response.context["messages"] if "New token" in m.message)
     assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {key}").json()["user_id"] == "alice"
+
+
+def test_the_admin_cannot_put_a_users_memory_in_another_users_app(staff_browser, alice, bob):
+    from apps_registry.services import app_get_or_create
+    from conftest import client_for
+
+    bobs_app = app_get_or_create(owner=bob, name="claude")
+    response = staff_browser.post("/admin/memories/memory/add/", {"content": "Alice's PIN is 4321", "owner": alice.pk,
+                                                                   "app": bobs_app.pk, "metadata": "{}"})
+    assert response.status_code == 200 and "belongs to another user" in response.content.decode()
+    assert not Memory.objects.exists()
+    listed = client_for(bob).get(f"/api/v1/apps/{bobs_app.id}/memories/").json()
+    assert listed["total"] == 0 and "4321" not in str(listed)
+
+
+@pytest.mark.parametrize("content, metadata, says", [("a\x00b", "{}", "Null characters are not allowed"),
+                                                     ("fine", '{"k": ' * 12 + "1" + "}" * 12, "deeper than")])
+def test_the_admin_applies_the_same_text_rules(staff_browser, alice, alice_app, content, metadata, says):
+    response = staff_browser.post("/admin/memories/memory/add/", {"content": content, "owner": alice.pk,
+                                                                   "app": alice_app.pk, "metadata": metadata})
+    assert response.status_code == 200 and says in response.content.decode()
+    assert not Memory.objects.exists()

@@ -47,12 +47,14 @@ def test_list_filters_and_sorts(alice_client, alice, alice_app):
 
     memory_create(user=alice, app=alice_app, text="banana bread recipe", infer=False)
     memory_create(user=alice, app=app_get_or_create(owner=alice, name="claude"), text="apple pie", infer=False)
+    memory_create(user=alice, app=alice_app, text="The quarterly tax filing is due", infer=False)
     by_text = alice_client.get("/api/v1/memories?search_query=banana").json()["items"]
-    assert [m["content"] for m in by_text] == ["banana bread recipe"]
+    # By words and by meaning: the banana first, the other baking after it, the taxes not at all.
+    assert [m["content"] for m in by_text] == ["banana bread recipe", "apple pie"]
     by_app = alice_client.get(f"/api/v1/memories?app_id={alice_app.id}").json()["items"]
-    assert [m["app_name"] for m in by_app] == ["cursor"]
+    assert {m["app_name"] for m in by_app} == {"cursor"} and len(by_app) == 2
     ordered = alice_client.get("/api/v1/memories?sort_column=memory&sort_direction=asc").json()["items"]
-    assert [m["content"] for m in ordered] == ["apple pie", "banana bread recipe"]
+    assert [m["content"] for m in ordered] == ["The quarterly tax filing is due", "apple pie", "banana bread recipe"]
     assert alice_client.get("/api/v1/memories?sort_column=password").status_code == 400
 
 
@@ -169,13 +171,6 @@ def test_bob_cannot_act_as_alice(bob_client, alice_memory, method, path):
     response = getattr(bob_client, method)(path, {"user_id": "alice", "query": "food", "text": "x"}, format="json")
     assert response.status_code == 403
     assert response.json()["detail"] == "Your token belongs to 'bob', not to 'alice'."
-
-
-def test_staff_may_act_for_a_user(staff, alice_memory):
-    from conftest import client_for
-
-    body = client_for(staff).get("/api/v1/memories/?user_id=alice").json()
-    assert body["total"] == 1
 
 
 @pytest.mark.parametrize("request_args, status, detail_part", [

@@ -4,6 +4,11 @@ from conftest import client_for
 from memories.services import memory_create
 
 
+NO_LLM = {"provider": None, "config": {}}
+DEFAULT_EMBEDDER = {"provider": "hugging face",
+                    "config": {"model": "sentence-transformers/all-MiniLM-L6-v2", "embedding_dims": 384}}
+
+
 @pytest.fixture
 def staff_client(staff):
     return client_for(staff)
@@ -11,15 +16,15 @@ def staff_client(staff):
 
 def test_config_document_and_sections(staff_client):
     body = staff_client.get("/api/v1/config/").json()
-    assert body["mem0"]["llm"] is None and body["mem0"]["embedder"]["provider"] == "local"
+    assert body["mem0"]["llm"] == NO_LLM and body["mem0"]["embedder"] == DEFAULT_EMBEDDER
     patched = staff_client.patch("/api/v1/config", {"openmemory": {"custom_instructions": "Only facts about food."}},
                                  format="json").json()
     assert patched["openmemory"]["custom_instructions"] == "Only facts about food."
-    assert patched["mem0"]["embedder"]["provider"] == "local"
+    assert patched["mem0"]["embedder"] == DEFAULT_EMBEDDER
     llm = {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:OPENAI_API_KEY"}}
     assert staff_client.put("/api/v1/config/mem0/llm", llm, format="json").json() == llm
     assert staff_client.get("/api/v1/config/mem0/llm/").json() == llm
-    assert staff_client.post("/api/v1/config/reset").json()["mem0"]["llm"] is None
+    assert staff_client.post("/api/v1/config/reset").json()["mem0"]["llm"] == NO_LLM
 
 
 def test_unknown_providers_and_literal_secrets_are_refused(staff_client):
@@ -30,7 +35,7 @@ def test_unknown_providers_and_literal_secrets_are_refused(staff_client):
                                 format="json")
     assert response.status_code == 400 and "env:NAME" in response.json()["detail"]
     assert secret not in response.content.decode()
-    assert staff_client.get("/api/v1/config").json()["mem0"]["llm"] is None
+    assert staff_client.get("/api/v1/config").json()["mem0"]["llm"] == NO_LLM
 
 
 def test_only_staff_change_the_configuration(alice_client):
@@ -61,9 +66,9 @@ def test_an_unset_secret_reference_is_a_503(staff_client, alice_client):
 def test_provider_settings_mem0_would_refuse_are_a_400(staff_client):
     response = staff_client.put("/api/v1/config/mem0/embedder", {"provider": "openai", "config": {"<": 1}}, format="json")
     assert response.status_code == 400 and "Invalid embedder settings" in response.json()["detail"]
-    assert staff_client.get("/api/v1/config/mem0/embedder").json()["provider"] == "local"
+    assert staff_client.get("/api/v1/config/mem0/embedder").json() == DEFAULT_EMBEDDER
 
 
 def test_an_unset_section_is_a_404(staff_client):
-    response = staff_client.get("/api/v1/config/mem0/llm")
+    response = staff_client.get("/api/v1/config/mem0/vector_store")
     assert response.status_code == 404 and "default" in response.json()["detail"]

@@ -24,3 +24,57 @@ def test_embeddings_are_unit_length_and_deterministic():
     again = np.array(LocalEmbedder().embed("Prefers dark mode"))
     assert abs(np.linalg.norm(first) - 1) < 1e-5
     assert np.allclose(first, again)
+
+
+def test_concurrent_callers_share_model_runs_and_get_their_own_vectors():
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = LocalEmbedder()
+    texts = [f"{sentence} ({n})" for n in range(4) for sentence in REFERENCE["sentences"]]
+    alone = [LocalEmbedder().embed(text) for text in texts]
+    runs = []
+    encode = embedder._encode
+    embedder._encode = lambda batch: runs.append(len(batch)) or encode(batch)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        together = list(pool.map(embedder.embed, texts))
+    assert np.allclose(np.array(together), np.array(alone), atol=1e-5)
+    assert len(runs) < len(texts)  # some runs carried several callers' texts
+
+
+def test_a_failed_run_fails_every_caller_in_it_and_the_next_run_works(monkeypatch):
+    import threading
+
+    from memories.engine import embedder as module
+
+    monkeypatch.setattr(module, "_RUNS", 1)
+    embedder = LocalEmbedder()
+    embedder.embed("warm the model up")
+    encode, runs, started = embedder._encode, [], threading.Event()
+
+    def flaky(batch):
+        runs.append(len(batch))
+        if len(runs) == 1:  # a slow run, while three others queue
+            started.set()
+            threading.Event().wait(0.3)
+            return encode(batch)
+        if len(runs) == 2:  # their shared run fails
+            raise RuntimeError("onnxruntime failed")
+        return encode(batch)
+
+    embedder._encode = flaky
+    errors = []
+
+    def call(text):
+        try:
+            embedder.embed(text)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    first = threading.Thread(target=call, args=("one",))
+    first.start()
+    started.wait()
+    others = [threading.Thread(target=call, args=(f"text {n}",)) for n in range(3)]
+    [thread.start() for thread in others]
+    [thread.join() for thread in [first, *others]]
+    assert runs == [1, 3] and errors == ["onnxruntime failed"] * 3
+    assert len(embedder.embed("and again")) == DIMS

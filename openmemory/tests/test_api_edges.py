@@ -46,3 +46,18 @@ def test_the_openapi_schema_validates_without_warnings(db, tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     schema = (tmp_path / "schema.yml").read_text()
     assert "tokenAuth" in schema and "/api/v1/backup/import/" in schema
+
+
+def test_zone_less_timestamps_match_the_schema_they_are_documented_by(alice_client):
+    """OpenMemory's UI wants UTC without a zone; RFC 3339's `date-time` needs one, so the schema must not say so."""
+    import jsonschema
+
+    created = alice_client.post("/api/v1/memories/", {"text": "Alice keeps bees", "app": "claude"}, format="json")
+    assert created.status_code == 201, created.content
+    app_id = alice_client.get("/api/v1/apps/").json()["apps"][0]["id"]
+    listed = alice_client.get(f"/api/v1/apps/{app_id}/memories/").json()["memories"][0]
+    properties = alice_client.get("/api/schema/?format=json").json()["components"]["schemas"]["AppMemoryOut"]["properties"]
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    jsonschema.validate(listed["created_at"], properties["created_at"], format_checker=checker)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("yesterday", properties["created_at"], format_checker=checker)

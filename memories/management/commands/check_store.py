@@ -5,10 +5,12 @@ from memories.upkeep import store_check, store_repair
 
 
 class Command(BaseCommand):
-    help = "Report drift between memory rows and their vectors (missing, orphaned, stale); --repair fixes it."
+    help = ("Report drift between memory rows and their vectors (missing, orphaned, stale: other text, size or "
+            "owner), their keyword documents, and memories in another user's app; --repair fixes it.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--repair", action="store_true", help="Re-embed missing and stale vectors, drop orphans.")
+        parser.add_argument("--repair", action="store_true",
+                            help="Re-embed missing and stale vectors, drop orphans, move memories to their owner's app.")
 
     def handle(self, *args, repair, **options):
         try:
@@ -16,13 +18,16 @@ class Command(BaseCommand):
         except NotImplementedError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"missing vectors: {len(report.missing)}  orphan vectors: {len(report.orphans)}  "
-                          f"stale vectors: {len(report.stale)}")
+                          f"stale vectors: {len(report.stale)}  memories in another user's app: "
+                          f"{len(report.foreign_apps)}  keyword documents missing or stale: {len(report.unindexed)}  "
+                          f"orphan keyword documents: {len(report.index_orphans)}")
         if report.clean:
             self.stdout.write("The store is consistent.")
             return
         if not repair:
             raise CommandError("The store has drifted; run with --repair to fix it.")
-        with tqdm(total=len(report.missing) + len(report.stale), desc="re-embedding", unit="memory") as bar:
+        rewrite = len(report.missing) + len(report.stale) + len(report.foreign_apps)
+        with tqdm(total=rewrite, desc="re-embedding", unit="memory") as bar:
             store_repair(report, progress=bar.update)
-        self.stdout.write(f"Repaired: {len(report.orphans)} orphans removed, "
-                          f"{len(report.missing) + len(report.stale)} vectors written.")
+        self.stdout.write(f"Repaired: {len(report.orphans)} orphans removed, {len(report.foreign_apps)} memories "
+                          f"moved to their owner's app, {rewrite} vectors written.")

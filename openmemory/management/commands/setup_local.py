@@ -1,6 +1,7 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from openmemory.errors import ApplicationError
 from openmemory.services import token_create, token_user, user_get_or_create
 
 
@@ -12,7 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="http://127.0.0.1:8765")
 
     def handle(self, *args, user_id, base_url, **options):
-        user = user_get_or_create(username=user_id, is_staff=True)
+        try:
+            # Staff, for the admin console; its token still acts only for this user.
+            user = user_get_or_create(username=user_id, is_staff=True)
+        except ApplicationError as exc:
+            raise CommandError(f"{exc.message} Choose another with `make run OPENMEMORY_USER=<name>`.") from exc
         # The key is kept (mode 600) in the data directory so each `make run` can show it again.
         key_file = settings.DATA_DIR / "local_token"
         key = key_file.read_text().strip() if key_file.exists() else ""
@@ -20,12 +25,14 @@ class Command(BaseCommand):
             _, key = token_create(user=user, name="local")
             key_file.write_text(key)
             key_file.chmod(0o600)
+        name = user.username
         self.stdout.write(
-            f"\nOpenMemory is ready for user '{user.username}'.\n"
+            f"\nOpenMemory is ready for user '{name}'.\n"
             f"  API token:   {key}\n"
             f"  REST API:    {base_url}/api/v1/  (send 'Authorization: Token <token>')\n"
             f"  API docs:    {base_url}/api/docs/\n"
-            f"  MCP:         {base_url}/mcp/<client>/http/{user.username}   (streamable HTTP; also /sse/ and /ws/)\n"
-            f"               send 'Authorization: Bearer <token>', or add ?token=<token> to the URL\n"
-            f"  Admin:       {base_url}/admin/  (set a password: .venv/bin/python manage.py changepassword {user.username})\n"
+            f"  MCP:         {base_url}/mcp/<client>/http/{name}   (streamable HTTP; also /sse/ and /ws/)\n"
+            f"               a ready config: .venv/bin/python manage.py mcp_config "
+            f"claude-desktop|claude-code|cursor|vscode|windsurf\n"
+            f"  Admin:       {base_url}/admin/  (set a password first: .venv/bin/python manage.py changepassword {name})\n"
         )

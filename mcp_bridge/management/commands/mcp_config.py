@@ -1,0 +1,72 @@
+import json
+import shlex
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from openmemory.errors import ApplicationError
+from openmemory.services import token_create, token_user, user_get_or_create
+
+CLIENTS = {
+    "claude-desktop": "Claude Desktop: merge into claude_desktop_config.json (Settings > Developer > Edit Config), "
+                      "then restart it. Needs Node.js (npx runs mcp-remote, which bridges its stdio to us).",
+    "claude-code": "Claude Code: run this command.",
+    "cursor": "Cursor: merge into ~/.cursor/mcp.json (or .cursor/mcp.json in a project).",
+    "vscode": "VS Code: merge into .vscode/mcp.json of your workspace (or run 'MCP: Add Server').",
+    "windsurf": "Windsurf: merge into ~/.codeium/windsurf/mcp_config.json.",
+}
+
+
+def client_config(client: str, url: str, token: str) -> str:
+    """The text to paste into the client's configuration (JSON, or a command line for Claude Code)."""
+    auth = {"Authorization": f"Bearer {token}"}
+    if client == "claude-code":
+        return shlex.join(["claude", "mcp", "add", "--transport", "http" if "/http/" in url else "sse", "openmemory",
+                           url, "--header", f"Authorization: Bearer {token}"])
+    if client == "claude-desktop":
+        # mcp-remote puts ${OPENMEMORY_AUTH} in itself: no space inside an argument (Windows splits on it).
+        entry = {"command": "npx", "args": ["-y", "mcp-remote", url, "--header", "Authorization:${OPENMEMORY_AUTH}"],
+                 "env": {"OPENMEMORY_AUTH": f"Bearer {token}"}}
+        document = {"mcpServers": {"openmemory": entry}}
+    elif client == "vscode":
+        document = {"servers": {"openmemory": {"type": "http" if "/http/" in url else "sse", "url": url,
+                                                "headers": auth}}}
+    elif client == "windsurf":
+        document = {"mcpServers": {"openmemory": {"serverUrl": url, "headers": auth}}}
+    else:
+        document = {"mcpServers": {"openmemory": {"url": url, "headers": auth}}}
+    return json.dumps(document, indent=2)
+
+
+class Command(BaseCommand):
+    help = ("Print a ready-to-paste MCP configuration for a client (claude-desktop, claude-code, cursor, vscode, "
+            "windsurf), with a new token of the user and the right URL.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("client", choices=sorted(CLIENTS))
+        parser.add_argument("--user", help="The user the client acts for (default: the local user of `make run`).")
+        parser.add_argument("--transport", choices=["http", "sse"], default="http",
+                            help="http (streamable HTTP, the default) or sse (for clients that only speak SSE).")
+        parser.add_argument("--base-url", default="http://127.0.0.1:8765", help="Where clients reach this server.")
+
+    def handle(self, *args, client, user, transport, base_url, **options):
+        try:
+            owner = user_get_or_create(username=user or self._local_user())
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        # One token per client: revoke it (admin, or the user's token list) to cut just that client off.
+        _, key = token_create(user=owner, name=f"mcp: {client}")
+        url = f"{base_url.rstrip('/')}/mcp/{client}/{transport}/{owner.username}"
+        self.stderr.write(f"{CLIENTS[client]}\nThe token below is new (named 'mcp: {client}'); it acts for "
+                          f"'{owner.username}'.\n")
+        self.stdout.write(client_config(client, url, key))
+
+    @staticmethod
+    def _local_user() -> str:
+        if settings.OPENMEMORY_USER:
+            return settings.OPENMEMORY_USER
+        key_file = settings.DATA_DIR / "local_token"
+        local = token_user(key_file.read_text().strip()) if key_file.exists() else None
+        if local is None:
+            raise CommandError("Say whose memories the client reaches: --user <user_id> (or run `make run` once).")
+        return local.get_username()

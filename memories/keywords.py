@@ -1,0 +1,321 @@
+"""The keyword side of search (the engine fuses it with the vectors): a full-text index in the database of record
+(SQLite FTS5, PostgreSQL tsvector + GIN), written in the same transaction as the memory rows and their vectors.
+
+A memory's keyword document holds its own text, and, at a lower weight, its conversational context: the text of
+the CONTEXT_NEIGHBOURS active memories before and after it in its sequence (same owner and app, same run_id when
+the client gives one, created within CONTEXT_WINDOW of it). A word said in the turn next to a memory lifts it.
+Only active memories are ever context, and a reader an access rule narrows searches without the context, so no
+text a reader may not read ever makes a memory match. Neighbours change as memories arrive, change state or are
+deleted: `keywords_refresh` rewrites the documents a change reaches.
+
+Ranking: BM25 on SQLite (FTS5's own); on PostgreSQL, whose ts_rank has no notion of how rare a word is, each
+query word's ts_rank weighted by its inverse document frequency among the matching rows (one query).
+"""
+import re
+import time
+import uuid
+from datetime import timedelta
+
+import snowballstemmer
+from django.db import connection
+from django.db.models import QuerySet
+
+from memories.selectors import memory_ids_among
+
+# Chosen on LoCoMo's development conversations (bench/retrieval_eval.py; figures in the closing note of issue 11):
+# recall@10 stays within 0.79-0.82 for 1-3 neighbours and context weights 0.3-1.0; these were best.
+CONTEXT_NEIGHBOURS = 2
+CONTEXT_WEIGHT = 0.3
+CONTEXT_WINDOW = timedelta(hours=2)
+TABLE = "memories_keywords"
+# A document matched only by words that are in nearly every document (FTS5 floors their weight at 1e-6) says
+# nothing about the query: it does not count as a keyword match.
+MEANINGFUL = 1e-3
+
+# Words that say nothing about a memory (the query side; PostgreSQL's english configuration drops the same kind).
+STOPWORDS = frozenset("""a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having he her here
+hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were what when where which while
+who whom why will with would you your yours yourself yourselves""".split())
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def query_words(query: str) -> list[str]:
+    """The words of a query worth matching: lower-cased, no stopwords, each once."""
+    words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return list(dict.fromkeys(words))[:32]
+
+
+def _rowid(memory_id) -> int:
+    """SQLite: an FTS5 row's id, derived from the memory's (a UUID's first 63 bits)."""
+    return uuid.UUID(str(memory_id)).int >> 65
+
+
+def _hex(memory_id) -> str:
+    return uuid.UUID(str(memory_id)).hex
+
+
+# --- writing -------------------------------------------------------------------------------------------------------
+
+def keywords_refresh(memory_ids) -> None:
+    """Rewrite the keyword documents of these memories and of their neighbours (whose context they are, or were).
+    Deleted memories leave the index. Call it inside the transaction that changed them."""
+    from memories.models import Memory
+
+    documents, gone = {}, []
+    changed = Memory.objects.filter(id__in=list(memory_ids)).values(
+        "id", "owner_id", "app_id", "state", "created_at", "metadata", "content")
+    for (app_id, run_id), members in _by_sequence(changed).items():
+        for memory, line in _lines(app_id, run_id, members):
+            if memory["state"] == Memory.State.DELETED:
+                gone.append(memory["id"])
+            else:
+                documents[memory["id"]] = (memory["owner_id"], memory["content"], _context(line, memory))
+            for neighbour in _neighbours(line, memory):  # their context holds this memory, or held it
+                documents[neighbour["id"]] = (memory["owner_id"], neighbour["content"], _context(line, neighbour))
+    _write(documents, gone)
+
+
+def _run_id(metadata):
+    return metadata.get("run_id") if isinstance(metadata, dict) else None
+
+
+def _by_sequence(memories) -> dict[tuple, list[dict]]:
+    sequences: dict[tuple, list[dict]] = {}
+    for memory in memories:
+        sequences.setdefault((memory["app_id"], _run_id(memory["metadata"])), []).append(memory)
+    return sequences
+
+
+def _lines(app_id, run_id, members: list[dict]):
+    """(memory, the active memories of its sequence around it, in order) for each changed memory of a sequence:
+    enough of them to make its context and its neighbours' (twice the neighbours on each side). A few changed
+    memories: two small queries each; many (a bulk change, an import batch): one query over their time span."""
+    from memories.models import Memory
+
+    sequence = Memory.objects.filter(app_id=app_id, state=Memory.State.ACTIVE)
+    sequence = sequence.filter(metadata__run_id=run_id) if run_id is not None else sequence.filter(
+        metadata__run_id__isnull=True)
+    reach, fields = CONTEXT_WINDOW * 2, ("id", "content", "created_at")
+    if len(members) > _FEW:
+        times = [m["created_at"] for m in members]
+        line = list(sequence.filter(created_at__gte=min(times) - reach, created_at__lte=max(times) + reach)
+                    .order_by("created_at", "id").values(*fields))
+        return [(memory, line) for memory in members]
+    return [(memory, _line_around(sequence, memory, reach, fields)) for memory in members]
+
+
+_FEW = 3
+
+
+def _line_around(sequence, memory: dict, reach, fields) -> list[dict]:
+    from django.db.models import Q
+
+    moment, count = memory["created_at"], CONTEXT_NEIGHBOURS * 2
+    earlier = Q(created_at__lt=moment) | Q(created_at=moment, id__lt=memory["id"])
+    later = Q(created_at__gt=moment) | Q(created_at=moment, id__gt=memory["id"])
+    before = sequence.filter(earlier, created_at__gte=moment - reach).order_by("-created_at", "-id").values(*fields)
+    after = sequence.filter(later, created_at__lte=moment + reach).order_by("created_at", "id").values(*fields)
+    itself = [memory] if memory["state"] == "active" else []
+    return [*reversed(before[:count]), *itself, *after[:count]]
+
+
+def _neighbours(line: list[dict], memory: dict) -> list[dict]:
+    """Of a line of active memories in order, the CONTEXT_NEIGHBOURS just before and just after `memory`, within
+    CONTEXT_WINDOW of it."""
+    moment, key = memory["created_at"], (memory["created_at"], memory["id"])
+    before = [m for m in line if (m["created_at"], m["id"]) < key and moment - m["created_at"] <= CONTEXT_WINDOW]
+    after = [m for m in line if (m["created_at"], m["id"]) > key and m["created_at"] - moment <= CONTEXT_WINDOW]
+    return before[-CONTEXT_NEIGHBOURS:] + after[:CONTEXT_NEIGHBOURS]
+
+
+def _context(line: list[dict], memory: dict) -> str:
+    return " ".join(neighbour["content"] for neighbour in _neighbours(line, memory))
+
+
+def _write(documents: dict, gone: list) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            rowids = [_rowid(i) for i in [*documents, *gone]]
+            for start in range(0, len(rowids), 500):
+                chunk = rowids[start:start + 500]
+                cursor.execute(f"DELETE FROM {TABLE} WHERE rowid IN ({','.join('%s' for _ in chunk)})", chunk)
+            cursor.executemany(f"INSERT INTO {TABLE} (rowid, memory_id, owner, body, context) VALUES (%s, %s, %s, %s, %s)",
+                               [[_rowid(i), _hex(i), f"u{owner}", body, context]
+                                for i, (owner, body, context) in documents.items()])
+            return
+        if gone:
+            cursor.execute(f"DELETE FROM {TABLE} WHERE memory_id = ANY(%s)", [list(gone)])
+        cursor.executemany(
+            f"INSERT INTO {TABLE} (memory_id, owner_id, body, document) VALUES (%s, %s, %s, "
+            "array_to_tsvector(ARRAY[%s]) || setweight(to_tsvector('english', %s), 'A') "
+            "|| setweight(to_tsvector('english', %s), 'B')) "
+            "ON CONFLICT (memory_id) DO UPDATE SET owner_id = EXCLUDED.owner_id, body = EXCLUDED.body, "
+            "document = EXCLUDED.document",
+            [[i, owner, body, f"owner/{owner}", body, context] for i, (owner, body, context) in documents.items()])
+
+
+# --- searching -----------------------------------------------------------------------------------------------------
+
+def keyword_candidates(*, query: str, owner_id: int, limit: int, with_context: bool = True,
+                       allowed: QuerySet | None = None) -> tuple[list[tuple[str, float]], bool]:
+    """(memory id, score) of the owner's best `limit` keyword matches, best first, and whether there may be more.
+
+    Whatever the access rules say, unless `allowed` (a query of memory ids decided in SQL) is given: then only
+    those, in one slower query (for when the rules hide most of the owner's best matches).
+    """
+    weight = CONTEXT_WEIGHT if with_context else 0.0
+    only, params = _allowed_sql(allowed, "memory_id" if connection.vendor == "sqlite" else "k.memory_id")
+    if connection.vendor == "sqlite":
+        if not (words := [word for word in query_words(query) if word not in _common_words()]):
+            return [], False
+        found = _sqlite_search(words, owner_id, only, params, limit, weight)
+    else:
+        if not query_words(query):
+            return [], False
+        found = _postgresql_search(query, owner_id, only, params, limit, weight)
+    meaningful = [(memory_id, score) for memory_id, score in found if score >= MEANINGFUL]
+    return meaningful, len(meaningful) == limit  # best first: past a row below MEANINGFUL, all are
+
+
+def keyword_search(*, query: str, owner_id: int, allowed: QuerySet | None, limit: int,
+                   with_context: bool = True) -> list[tuple[str, float]]:
+    """(memory id, score) of the owner's memories whose keyword document matches the query, best first; only ids
+    in `allowed` when it is given.
+
+    The owner's best matches come first, and the access rules are checked for those few only, as the vector side
+    does; only when that leaves too few is the exact query, filtered by the rules, run.
+    """
+    found, more = keyword_candidates(query=query, owner_id=owner_id, limit=limit, with_context=with_context)
+    if allowed is None:
+        return found
+    permitted = memory_ids_among(allowed, [memory_id for memory_id, _ in found])
+    kept = [(memory_id, score) for memory_id, score in found if uuid.UUID(memory_id) in permitted]
+    if len(kept) < limit and more:
+        kept, _ = keyword_candidates(query=query, owner_id=owner_id, limit=limit, with_context=with_context,
+                                     allowed=allowed)
+    return kept
+
+
+class _CommonWords:
+    """The words in half the documents or more, per process, refreshed every COMMON_WORDS_TTL seconds. BM25
+    gives them no weight (FTS5 floors it; their IDF is negative), yet matching one costs a pass over half the
+    index: they are left out of queries. Only once the index is large enough for it to matter."""
+
+    def __init__(self):
+        self.stems, self.until = frozenset(), 0.0
+
+    def __call__(self) -> "_CommonWords":
+        if time.monotonic() > self.until:
+            self.stems, self.until = _common_stems(), time.monotonic() + COMMON_WORDS_TTL
+        return self
+
+    def __contains__(self, word: str) -> bool:  # SQLite: a query word, stemmed as FTS5's porter tokenizer does
+        return bool(self.stems) and snowballstemmer.stemmer("porter").stemWord(word) in self.stems
+
+
+COMMON_WORDS_TTL = 60
+COMMON_WORDS_FROM = 1000  # documents
+_common_words = _CommonWords()
+
+
+def _common_stems() -> frozenset:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{TABLE}_vocabulary USING "
+                           f"fts5vocab(main, {TABLE}, 'row')")
+            cursor.execute(f"SELECT count(*) FROM {TABLE}")
+            total = cursor.fetchone()[0]
+            if total < COMMON_WORDS_FROM:
+                return frozenset()
+            cursor.execute(f"SELECT term FROM temp.{TABLE}_vocabulary WHERE doc * 2 >= %s", [total])
+            return frozenset(row[0] for row in cursor.fetchall())
+        # PostgreSQL's own statistics on the column (ANALYZE): lexemes with the share of rows that hold them.
+        cursor.execute("SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                       "WHERE tablename = %s AND attname = 'document' AND n_distinct IS NOT NULL", [TABLE])
+        row = cursor.fetchone()
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [TABLE])
+        total = (cursor.fetchone() or [0])[0]
+    if not row or not row[0] or total < COMMON_WORDS_FROM:
+        return frozenset()
+    return frozenset(lexeme for lexeme, share in zip(row[0], row[1]) if share >= 0.5)
+
+
+def _allowed_sql(allowed: QuerySet | None, column: str) -> tuple[str, list]:
+    if allowed is None:
+        return "", []
+    sql, params = allowed.values("id").query.sql_with_params()
+    return f" AND {column} IN ({sql})", list(params)
+
+
+def _sqlite_search(words, owner_id, only, params, limit, weight) -> list[tuple[str, float]]:
+    match = f'owner : "u{owner_id}" AND {{body context}} : (' + " OR ".join(f'"{w}"' for w in words) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT memory_id, -bm25({TABLE}, 0.0, 0.0, 1.0, %s) AS score FROM {TABLE} WHERE {TABLE} MATCH %s"
+            f"{only} ORDER BY bm25({TABLE}, 0.0, 0.0, 1.0, %s) LIMIT %s", [weight, match, *params, weight, limit])
+        return [(str(uuid.UUID(memory_id)), score) for memory_id, score in cursor.fetchall()]
+
+
+def _postgresql_search(query, owner_id, only, params, limit, weight) -> list[tuple[str, float]]:
+    with connection.cursor() as cursor:
+        cursor.execute(*postgresql_query(query, owner_id, only, params, limit, weight))
+        return [(str(memory_id), float(score)) for memory_id, score in cursor.fetchall()]
+
+
+def postgresql_query(query, owner_id, only, params, limit, weight) -> tuple[str, list]:
+    """PostgreSQL parses and stems the query as it did the documents (english); each lexeme's ts_rank is weighted by
+    its IDF among the owner's documents that match any lexeme, which rank alone does not know: one query, which
+    finds the owner's matching documents through the GIN index (the owner is a lexeme of each document)."""
+    sql = f"""
+        WITH terms AS (
+            SELECT DISTINCT lexeme, quote_literal(lexeme)::tsquery AS q
+            FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme WHERE lexeme <> ALL(%s)),
+        matched AS (
+            SELECT k.memory_id, k.document FROM {TABLE} k
+            WHERE k.document @@ (%s::tsquery && replace(plainto_tsquery('english', %s)::text, ' & ', ' | ')::tsquery)
+            {only}),
+        frequency AS (SELECT t.lexeme, count(*) AS n FROM terms t JOIN matched m ON m.document @@ t.q GROUP BY 1),
+        total AS (SELECT count(*) AS m FROM matched)
+        SELECT m.memory_id, sum(ln(1 + (total.m - f.n + 0.5) / (f.n + 0.5)) * ts_rank(%s::float4[], m.document, t.q))
+        FROM matched m CROSS JOIN total JOIN terms t ON m.document @@ t.q JOIN frequency f ON f.lexeme = t.lexeme
+        GROUP BY m.memory_id ORDER BY 2 DESC, 1 LIMIT %s"""
+    weights = [0.0, 0.0, weight, 1.0]  # D (the owner lexeme), C, B (context), A (the memory's own text)
+    return sql, [query, list(_common_words().stems), f"'owner/{owner_id}'", query, *params, weights, limit]
+
+
+# --- checking ------------------------------------------------------------------------------------------------------
+
+def keywords_drift(memories: QuerySet) -> tuple[list, list, list]:
+    """(live memories with no keyword document, or one of other text or owner; documents of no live memory)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"SELECT memory_id, owner, body FROM {TABLE}")
+            indexed = {str(uuid.UUID(i)): (owner, body) for i, owner, body in cursor.fetchall()}
+        else:
+            cursor.execute(f"SELECT memory_id, 'u' || owner_id, body FROM {TABLE}")
+            indexed = {str(i): (owner, body) for i, owner, body in cursor.fetchall()}
+    live = {str(i): (f"u{owner}", content) for i, owner, content in memories.values_list("id", "owner_id", "content")}
+    missing = [i for i in live if i not in indexed]
+    stale = [i for i in live if i in indexed and indexed[i] != live[i]]
+    orphans = [i for i in indexed if i not in live]
+    return missing, stale, orphans
+
+
+def keywords_remove(memory_ids) -> None:
+    _write({}, list(memory_ids))
+
+
+def keywords_prune(using: str = "default", **kwargs) -> None:
+    """post_migrate (and so after a test flush): documents of memories that are no longer there leave the index
+    (rows that go without the services: a flush, a user deleted with everything of theirs)."""
+    from django.db import connections
+
+    db = connections[using]
+    if TABLE not in db.introspection.table_names():
+        return
+    with db.cursor() as cursor:
+        # Both sides hold the id the same way (SQLite: 32 hex digits; PostgreSQL: uuid).
+        cursor.execute(f"DELETE FROM {TABLE} WHERE memory_id NOT IN (SELECT id FROM memories_memory)")
