@@ -73,6 +73,7 @@ def _uuid(value: str):
 
 
 def _add(identity: Identity, *, text: str, infer: bool) -> dict:
+    services.memory_embed_ahead(text)
     result = services.memory_create(user=identity.user, app=identity.app, text=text, infer=infer)
     return {"results": [{"id": e["id"], "memory": e["memory"], "event": e["event"]} for e in result.events]}
 

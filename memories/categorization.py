@@ -6,12 +6,14 @@ content that has changed since is skipped (the change queued a run of its own).
 import hashlib
 import json
 import logging
+import functools
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from memories.engine import get_engine
@@ -111,9 +113,38 @@ def memories_to_categorize():
 
 def categorize_on_commit(memories) -> None:
     """Queue categorization once the current transaction commits (ids and digests only)."""
-    from memories.tasks import categorize_memory
-
     jobs = [(str(m.id), content_digest(m.content)) for m in memories]
     if jobs:
         # robust: a broker that is down must not fail a write that has committed; the leftover job retries.
-        transaction.on_commit(lambda: [categorize_memory.delay(*job) for job in jobs], robust=True)
+        transaction.on_commit(lambda: _send(jobs), robust=True)
+
+
+def _send(jobs: list[tuple[str, str]]) -> None:
+    """To the broker; with none (the embedded default), to this process's categorizing thread, so that the
+    request that wrote the memories answers without waiting for it (OPENMEMORY_CATEGORIZE_IN_BACKGROUND=false:
+    in the request's thread, after its commit)."""
+    from memories.tasks import categorize_memory
+
+    if categorize_memory.app.conf.task_always_eager and settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND:
+        _background().submit(_categorize_here, jobs)
+    else:
+        for job in jobs:
+            categorize_memory.delay(*job)
+
+
+@functools.cache
+def _background() -> ThreadPoolExecutor:
+    # One thread: categorizing is a write, and SQLite takes one writer at a time anyway. Jobs still queued when
+    # the process exits normally are run first (concurrent.futures joins its threads at exit).
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="categorize")
+
+
+def _categorize_here(jobs: list[tuple[str, str]]) -> None:
+    from memories.tasks import categorize_memory
+
+    close_old_connections()
+    try:
+        for job in jobs:
+            categorize_memory.apply(args=job)  # the task's own retries and error log
+    finally:
+        close_old_connections()

@@ -42,6 +42,12 @@ class CreateResult:
         return (self.memories or self.reused or [None])[0]
 
 
+def memory_embed_ahead(text: str) -> None:
+    """Call before the transaction of a create: the model's run, a create's slowest step, then happens before
+    the transaction and not inside it (on SQLite a write transaction holds the database's one write lock)."""
+    get_engine().embed_ahead(memory_text_check(text))
+
+
 @transaction.atomic
 def memory_create(*, user: AbstractUser, text: str, app: App | None = None, app_name: str = "",
                   metadata: dict | None = None, infer: bool = True) -> CreateResult:

@@ -48,6 +48,7 @@ class MemoryCollection(APIView):
     def post(self, request):
         data = validated(s.MemoryCreateIn, request.data)
         user = acting_user(request, data.get("user_id"))
+        services.memory_embed_ahead(data["text"])
         with answered_before_commit():
             result = services.memory_create(user=user, text=data["text"], app_name=data["app"],
                                             metadata=data["metadata"], infer=data["infer"])

@@ -253,6 +253,8 @@ OPENMEMORY_VECTOR_CACHE_MAX = env.int("OPENMEMORY_VECTOR_CACHE_MAX", default=500
 OPENMEMORY_IMPORT_MAX_BYTES = env.int("OPENMEMORY_IMPORT_MAX_MB", default=128) * 2**20
 OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.35)
+# Without a broker: categorize in a thread of the web process (true), or in the request's thread after it commits.
+OPENMEMORY_CATEGORIZE_IN_BACKGROUND = env.bool("OPENMEMORY_CATEGORIZE_IN_BACKGROUND", default=True)
 # mem0 reads these at import: no telemetry (it phones home and opens a second vector store), files in DATA_DIR.
 os.environ.setdefault("MEM0_TELEMETRY", "False")
 os.environ.setdefault("MEM0_DIR", str(DATA_DIR / "mem0"))

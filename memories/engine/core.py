@@ -160,6 +160,12 @@ class Engine:
         with translated_errors("embed the text"):
             return self.embedder.embed(text, "search")
 
+    def embed_ahead(self, text: str) -> None:
+        """Embed a text about to be written before its transaction begins, so that the write's own embed finds
+        it in the local model's cache (a remote embedder keeps none: there it would be a second paid call)."""
+        if isinstance(self.embedder, LocalEmbedder):
+            self.embed(text)
+
     def add(self, *, text: str, user_id: str, metadata: dict, infer: bool) -> list[dict]:
         """mem0's events for the text: with an LLM and infer, its extraction; otherwise the text as given."""
         with translated_errors("add the memory"):

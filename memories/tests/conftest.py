@@ -16,10 +16,12 @@ def fake_llm(db, monkeypatch):
 
 
 @pytest.fixture
-def tasks_in_process():
-    """Celery tasks run in this process, even when REDIS_URL names a broker (CI's second pass)."""
+def tasks_in_process(settings):
+    """Celery tasks run in this process and in the thread that commits, even when REDIS_URL names a broker (CI's
+    second pass)."""
     from openmemory.celery import app
 
+    settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND = False
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield

@@ -170,3 +170,28 @@ def test_a_celery_worker_categorizes_after_the_request_returned(alice_client):
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_a_create_answers_without_waiting_for_its_categories(alice, fake_llm):
+    """The embedded default: categorizing runs in a thread of the web process, off the request's path; an LLM
+    that takes 3 s to categorize does not hold the create's answer."""
+    import httpx2
+
+    from mcp_bridge.tests.conftest import running_server
+
+    fake_llm.reply(("sleep", 3))
+    fake_llm.default = '{"categories": ["travel"]}'
+    with running_server("uvicorn", {"REDIS_URL": "", "OPENMEMORY_CATEGORIZE_IN_BACKGROUND": "true"}) as url:
+        started = time.monotonic()
+        created = httpx2.post(f"{url}/api/v1/memories/", headers={"Authorization": f"Token {alice.token}"},
+                              json={"text": "Booked a flight to Rome", "app": "claude", "infer": False}, timeout=30)
+        answered = time.monotonic() - started
+        assert created.status_code == 201, created.text
+        assert answered < 2.5 and not created.json()["categories"]
+        memory = Memory.objects.get(id=created.json()["id"])
+        deadline = time.time() + 20
+        while memory.categorized_at is None and time.time() < deadline:
+            time.sleep(0.1)
+            memory.refresh_from_db()
+    assert names(memory) == {"travel"}
