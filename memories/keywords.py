@@ -11,6 +11,8 @@ deleted: `keywords_refresh` rewrites the documents a change reaches.
 Ranking: BM25 on SQLite (FTS5's own); on PostgreSQL, whose ts_rank has no notion of how rare a word is, each
 query word's ts_rank weighted by its inverse document frequency among the matching rows (one query).
 """
+import bisect
+import functools
 import re
 import time
 import uuid
@@ -101,8 +103,8 @@ def _lines(app_id, run_id, members: list[dict]):
     reach, fields = CONTEXT_WINDOW * 2, ("id", "content", "created_at")
     if len(members) > _FEW:
         times = [m["created_at"] for m in members]
-        line = list(sequence.filter(created_at__gte=min(times) - reach, created_at__lte=max(times) + reach)
-                    .order_by("created_at", "id").values(*fields))
+        line = _Line(sequence.filter(created_at__gte=min(times) - reach, created_at__lte=max(times) + reach)
+                     .order_by("created_at", "id").values(*fields))
         return [(memory, line) for memory in members]
     return [(memory, _line_around(sequence, memory, reach, fields)) for memory in members]
 
@@ -119,16 +121,25 @@ def _line_around(sequence, memory: dict, reach, fields) -> list[dict]:
     before = sequence.filter(earlier, created_at__gte=moment - reach).order_by("-created_at", "-id").values(*fields)
     after = sequence.filter(later, created_at__lte=moment + reach).order_by("created_at", "id").values(*fields)
     itself = [memory] if memory["state"] == "active" else []
-    return [*reversed(before[:count]), *itself, *after[:count]]
+    return _Line([*reversed(before[:count]), *itself, *after[:count]])
 
 
-def _neighbours(line: list[dict], memory: dict) -> list[dict]:
+class _Line(list):
+    """Active memories of one sequence in (created_at, id) order, the order the database gave them."""
+
+    @functools.cached_property
+    def keys(self) -> list[tuple]:
+        return [(m["created_at"], m["id"]) for m in self]
+
+
+def _neighbours(line: _Line, memory: dict) -> list[dict]:
     """Of a line of active memories in order, the CONTEXT_NEIGHBOURS just before and just after `memory`, within
-    CONTEXT_WINDOW of it."""
+    CONTEXT_WINDOW of it. Found by bisection: an import batch's line holds thousands of memories."""
     moment, key = memory["created_at"], (memory["created_at"], memory["id"])
-    before = [m for m in line if (m["created_at"], m["id"]) < key and moment - m["created_at"] <= CONTEXT_WINDOW]
-    after = [m for m in line if (m["created_at"], m["id"]) > key and m["created_at"] - moment <= CONTEXT_WINDOW]
-    return before[-CONTEXT_NEIGHBOURS:] + after[:CONTEXT_NEIGHBOURS]
+    start, end = bisect.bisect_left(line.keys, key), bisect.bisect_right(line.keys, key)
+    before = [m for m in line[max(0, start - CONTEXT_NEIGHBOURS):start] if moment - m["created_at"] <= CONTEXT_WINDOW]
+    after = [m for m in line[end:end + CONTEXT_NEIGHBOURS] if m["created_at"] - moment <= CONTEXT_WINDOW]
+    return before + after
 
 
 def _context(line: list[dict], memory: dict) -> str:

@@ -173,3 +173,27 @@ def test_postgresql_finds_the_users_matches_through_the_gin_index(alice, bob, al
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Bitmap Index Scan on memories_keywords_document" in plan, plan
     assert "'owner/%d'" % alice.pk in plan.replace("''", "'")  # the user's own documents, from the index
+
+
+def test_an_import_sized_batch_gives_every_memory_exactly_its_neighbours_as_context(alice, alice_app):
+    """The batch path of the keyword index (one line for many memories, ties in time included): a word said in one
+    memory matches it and the two before and after it in its app's order, and nothing else."""
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from memories.keywords import keyword_candidates, keywords_refresh
+
+    memories = Memory.objects.bulk_create(Memory(owner=alice, app=alice_app, content=f"turn {i} said zq{i}w")
+                                          for i in range(12))
+    moment = timezone.now()
+    for i, memory in enumerate(memories):  # pairs share a moment: order within a pair is by id
+        Memory.objects.filter(pk=memory.pk).update(created_at=moment + timedelta(seconds=i // 2))
+    memories = list(Memory.objects.filter(pk__in=[m.pk for m in memories]).order_by("created_at", "id"))
+    keywords_refresh([m.id for m in memories])
+    for position, memory in enumerate(memories):
+        word = memory.content.split()[-1]
+        found, _ = keyword_candidates(query=word, owner_id=alice.pk, limit=50)
+        expected = memories[max(0, position - 2):position + 3]
+        assert {uuid.UUID(str(i)) for i, _ in found} == {m.id for m in expected}, (position, word)
