@@ -296,7 +296,8 @@ def compare(args) -> None:
             env["DATABASE_URL"] = _own_database(os.environ["DATABASE_URL"], index)
         command = [sys.executable, __file__, "--root", root, "--json", out, "--size", str(args.size),
                    "--list-size", str(args.list_size), "--workers", str(args.workers)]
-        subprocess.run(command, env=env, check=True)
+        # cwd: Celery puts the working directory first on sys.path, so a checkout's modules come from there.
+        subprocess.run(command, env=env, check=True, cwd=root)
         results.append(json.loads(Path(out).read_text()))
     labels = list(dict.fromkeys(label for result in results for label in result))
     names = [Path(root).name or root for root in roots]
