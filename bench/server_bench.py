@@ -213,19 +213,24 @@ async def creates(concurrency: int, total: int) -> tuple[float, list[float]]:
                 t = time.perf_counter()
                 response = await client.post("/api/v1/memories/", json={"text": f"bench create {concurrency}-{i} "
                                                                                  f"{time.time()}", "infer": False})
-                samples.append((time.perf_counter() - t) * 1000)
-                assert response.status_code == 201, response.text
+                if response.status_code == 201:
+                    samples.append((time.perf_counter() - t) * 1000)
+                else:  # a server that fails under load (one without a bounded pool on PostgreSQL, say): counted
+                    failures.append(response.status_code)
 
-        started = time.perf_counter()
+        started, failures = time.perf_counter(), []
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return total / (time.perf_counter() - started), samples
+        if failures:
+            print(f"  {len(failures)} of {total} creates failed: statuses {sorted(set(failures))}", flush=True)
+        return len(samples) / (time.perf_counter() - started), samples
 
 
 def rest_creates() -> None:
     for concurrency in (1, 8, 16):
         rate, samples = asyncio.run(creates(concurrency, total=max(160, 20 * concurrency)))
         record(f"REST create (infer=false), {concurrency} client(s)", rate, "/s")
-        record(f"REST create (infer=false), {concurrency} client(s) p50", statistics.median(samples), "ms")
+        record(f"REST create (infer=false), {concurrency} client(s) p50",
+               statistics.median(samples) if samples else float("nan"), "ms")
 
 
 def create_token_time(env: dict, root: Path) -> None:
