@@ -3,10 +3,10 @@
 Runs in a Celery task after the write commits, so it never slows a write; safe to run twice, and a run for
 content that has changed since is skipped (the change queued a run of its own).
 """
+import functools
 import hashlib
 import json
 import logging
-import functools
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
