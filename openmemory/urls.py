@@ -7,15 +7,17 @@ from openmemory import views
 admin.site.site_header = "OpenMemory console"
 admin.site.site_title = "OpenMemory"
 admin.site.index_title = "Memories, apps and access"
+admin.site.site_url = "/"  # "View site": the landing page
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/me", views.Me.as_view(), name="me"),
     path("api/v1/", include("openmemory.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="openmemory/redoc.html"), name="redoc"),
 ]
 
 handler400 = "openmemory.views.bad_request"

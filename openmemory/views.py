@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import render
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -30,6 +31,12 @@ def _redis_ok() -> bool:
     except Exception as exc:
         logger.warning("health: redis down: %s", exc)
         return False
+
+
+def home(request):
+    """What this server is, where its docs and console are, and how to connect an MCP client."""
+    base = request.build_absolute_uri("/").rstrip("/")
+    return render(request, "openmemory/home.html", {"base": base, "ws_base": "ws" + base.removeprefix("http")})
 
 
 def healthz(request):
