@@ -3,6 +3,13 @@ import pytest
 from rest_framework.test import APIClient
 
 
+@pytest.fixture(autouse=True)
+def categorize_in_the_committing_thread(settings):
+    """In this process, categorizing (without a broker) runs right after the commit, as before, so that what a test
+    does next never races it; servers the tests start keep the background default (a test covers it)."""
+    settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND = False
+
+
 @pytest.fixture
 def make_user(db):
     from openmemory.services import token_create, user_get_or_create

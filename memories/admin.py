@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from apps_registry.admin import app_label
+from apps_registry.models import App
 from apps_registry.services import app_require_owner
 from memories import services
 from memories.categorization import categorize_on_commit
@@ -45,14 +47,21 @@ class MemoryForm(forms.ModelForm):
         return data
 
 
+class AppWithOwnerFilter(admin.RelatedFieldListFilter):
+    def field_choices(self, field, request, model_admin):
+        apps = App.objects.select_related("owner").order_by("name", "owner__username")
+        return [(app.pk, app_label(app)) for app in apps]
+
+
 @admin.register(Memory)
 class MemoryAdmin(admin.ModelAdmin):
     form = MemoryForm
-    list_display = ["short_content", "owner", "app", "state", "category_names", "created_at"]
-    list_filter = ["state", "app", "categories", "owner", "created_at"]
+    list_display = ["short_content", "owner", "app_with_owner", "state", "category_names", "created_at"]
+    list_filter = ["state", ("app", AppWithOwnerFilter), "categories", "owner", "created_at"]
     search_fields = ["content"]
     date_hierarchy = "created_at"
-    list_select_related = ["owner", "app"]
+    ordering = ["-created_at"]  # new memories on top
+    list_select_related = ["owner", "app__owner"]
     show_full_result_count = False  # no second COUNT(*) over every memory on each page
     list_per_page = 50
     fields = ["content", "owner", "app", "state", "metadata", "created_at", "updated_at", "archived_at",
@@ -90,6 +99,10 @@ class MemoryAdmin(admin.ModelAdmin):
     @admin.display(description="content")
     def short_content(self, memory):
         return memory.content[:100]
+
+    @admin.display(description="app", ordering="app__name")
+    def app_with_owner(self, memory):
+        return app_label(memory.app)
 
     @admin.display(description="categories")
     def category_names(self, memory):

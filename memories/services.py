@@ -151,6 +151,15 @@ def memories_set_state(*, memories, state: str, actor: AbstractUser | None, engi
     return len(changing)
 
 
+@transaction.atomic
+def app_delete(*, app: App, actor: AbstractUser | None) -> int:
+    """Delete an app with its memories: they are deleted as any memory is (vector and keyword document removed,
+    a history row each), then the app's rows go. How many memories were not deleted already."""
+    deleted = memories_set_state(memories=Memory.objects.filter(app=app), state=Memory.State.DELETED, actor=actor)
+    app.delete()
+    return deleted
+
+
 def memory_set_state(*, memory: Memory, state: str, actor: AbstractUser | None) -> Memory:
     memories_set_state(memories=Memory.objects.filter(pk=memory.pk), state=state, actor=actor)
     memory.refresh_from_db()

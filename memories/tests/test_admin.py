@@ -105,3 +105,39 @@ def test_the_admin_applies_the_same_text_rules(staff_browser, alice, alice_app, 
                                                                    "app": alice_app.pk, "metadata": metadata})
     assert response.status_code == 200 and says in response.content.decode()
     assert not Memory.objects.exists()
+
+
+def test_the_memory_list_is_newest_first_and_tells_same_named_apps_apart(staff_browser, alice, bob):
+    from apps_registry.services import app_get_or_create
+
+    alices, bobs = app_get_or_create(owner=alice, name="claude"), app_get_or_create(owner=bob, name="claude")
+    memory_create(user=alice, app=alices, text="Alice keeps bees", infer=False)
+    texts = [f"later note {i}" for i in range(6)]
+    for text in texts:
+        memory_create(user=alice, app=alices, text=text, infer=False)
+    memory_create(user=bob, app=bobs, text="Bob rows on Sundays", infer=False)
+    page = staff_browser.get("/admin/memories/memory/").content.decode()
+    shown = ["Bob rows on Sundays", *reversed(texts), "Alice keeps bees"]
+    assert sorted(shown, key=page.index) == shown
+    assert "claude (alice)" in page and "claude (bob)" in page  # in the rows and in the app filter
+    only_bobs = staff_browser.get(f"/admin/memories/memory/?app__id__exact={bobs.pk}").content.decode()
+    assert "Bob rows on Sundays" in only_bobs and "Alice keeps bees" not in only_bobs
+
+
+def test_deleting_an_app_says_what_becomes_of_its_memories_and_deletes_them_through_the_engine(
+        staff_browser, alice, alice_app):
+    from django.core.management import call_command
+
+    from apps_registry.models import App
+    from memories.models import MemoryVector
+
+    kept = memory_create(user=alice, app=alice_app, text="Alice's cat is called Pixel", infer=False).memory
+    other = memory_create(user=alice, app_name="claude", text="Alice's dog is called Rex", infer=False).memory
+    confirm = staff_browser.get(f"/admin/apps_registry/app/{alice_app.pk}/delete/").content.decode()
+    assert "Cannot delete" not in confirm and "its 1 memories" in confirm
+    response = staff_browser.post(f"/admin/apps_registry/app/{alice_app.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not App.objects.filter(pk=alice_app.pk).exists() and not Memory.objects.filter(pk=kept.pk).exists()
+    assert list(MemoryVector.objects.values_list("id", flat=True)) == [other.pk]
+    assert [m.pk for m, _ in memory_search(user=alice, query="cat called Pixel")] == [other.pk]
+    call_command("check_store")  # raises (exit 1) on drift
