@@ -2,6 +2,8 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.db.models import Case, Q, Value, When
 from django.utils.html import format_html, format_html_join
 
 from apps_registry.admin import app_label
@@ -11,6 +13,7 @@ from memories import services
 from memories.categorization import categorize_on_commit
 from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryStatusHistory
 from memories.rules import memory_text_check, metadata_check
+from memories.selectors import memory_ids_by_relevance
 from openmemory.errors import ApplicationError
 
 _SHOWN_ROWS = 50
@@ -53,6 +56,16 @@ class AppWithOwnerFilter(admin.RelatedFieldListFilter):
         return [(app.pk, app_label(app)) for app in apps]
 
 
+class _RankedChangeList(ChangeList):
+    """A search's hits best first, unless staff sort by a column."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        found = super().get_queryset(request, exclude_parameters)
+        if ORDER_VAR not in self.params and "search_rank" in found.query.annotations:
+            found = found.order_by("search_rank", "-created_at", "-pk")
+        return found
+
+
 @admin.register(Memory)
 class MemoryAdmin(admin.ModelAdmin):
     form = MemoryForm
@@ -83,6 +96,20 @@ class MemoryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_categories()
+
+    def get_search_results(self, request, queryset, search_term):
+        """The engine's search (meaning and words, per owner), best first, with the substring match kept for
+        exact text (after the ranked hits)."""
+        matched, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return matched, may_have_duplicates
+        ranked = memory_ids_by_relevance(query=search_term, memories=queryset)
+        rank = Case(*[When(pk=pk, then=Value(i)) for i, pk in enumerate(ranked)], default=Value(len(ranked)))
+        found = queryset.filter(Q(pk__in=matched.values("pk")) | Q(pk__in=ranked)).annotate(search_rank=rank)
+        return found, may_have_duplicates
+
+    def get_changelist(self, request, **kwargs):
+        return _RankedChangeList
 
     def get_readonly_fields(self, request, obj=None):
         # Owner and app are chosen when a memory is created; after that only its content is edited here.

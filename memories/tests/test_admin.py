@@ -141,3 +141,16 @@ def test_deleting_an_app_says_what_becomes_of_its_memories_and_deletes_them_thro
     assert list(MemoryVector.objects.values_list("id", flat=True)) == [other.pk]
     assert [m.pk for m, _ in memory_search(user=alice, query="cat called Pixel")] == [other.pk]
     call_command("check_store")  # raises (exit 1) on drift
+
+
+def test_the_admin_search_box_ranks_by_meaning_and_keeps_exact_text(staff_browser, alice, bob, alice_app):
+    memory_create(user=alice, app=alice_app, text="Alice's cat is called Pixel", infer=False)
+    memory_create(user=bob, app_name="claude", text="My dog Rex loves the park", infer=False)
+    for text in ["Alice drinks her coffee black, no sugar", "Alice plays the piano", "Booked a flight to Rome"]:
+        memory_create(user=alice, app=alice_app, text=text, infer=False)
+    page = staff_browser.get("/admin/memories/memory/?q=pets").content.decode()
+    shown = ["My dog Rex loves the park", "Alice&#x27;s cat is called Pixel"]
+    assert sorted(shown, key=page.index) == shown  # both users' pets, the closer one first
+    assert "coffee black" not in page and "piano" not in page and "Rome" not in page
+    exact = staff_browser.get("/admin/memories/memory/?q=o sug").content.decode()  # a substring, not a word
+    assert "coffee black, no sugar" in exact
