@@ -16,12 +16,11 @@ def fake_llm(db, monkeypatch):
 
 
 @pytest.fixture
-def tasks_in_process(settings):
-    """Celery tasks run in this process and in the thread that commits, even when REDIS_URL names a broker (CI's
-    second pass)."""
+def tasks_in_process():
+    """Celery tasks run in this process (in the thread that commits: the root conftest), even when REDIS_URL names
+    a broker (CI's second pass)."""
     from openmemory.celery import app
 
-    settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND = False
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield
