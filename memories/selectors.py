@@ -141,14 +141,18 @@ def _listed(*, user, app_ids, category_ids, category_names, from_date, to_date, 
     return memories
 
 
-def _searched(user, memories: QuerySet[Memory], query: str, sort_column: str | None, sort_direction: str) -> list:
-    from memories.engine import get_engine
+def _matches(*, owner: AbstractUser, memories: QuerySet[Memory], query: str, limit: int) -> list:
+    """What a listing's search finds among the owner's `memories`, best first: not the whole list reordered, but
+    the memories with a word of their own (not a neighbour's) in common with the query, or a meaning close enough."""
+    from memories.engine import get_engine  # in-body: the engine's core imports this module
 
-    # A listing shows what matches, not the whole list reordered: a word of its own (not a neighbour's) in common,
-    # or a meaning close enough.
-    hits = get_engine().search(query=query, user_id=user.get_username(), owner_id=user.pk, context=False,
-                               allowed=memories.values("id"), limit=SEARCHED)
-    ids = [hit.id for hit in hits if hit.keyword_score is not None or (hit.vector_score or 0) >= LISTED_SIMILARITY]
+    hits = get_engine().search(query=query, user_id=owner.get_username(), owner_id=owner.pk, context=False,
+                               allowed=memories.values("id"), limit=limit)
+    return [hit for hit in hits if hit.keyword_score is not None or (hit.vector_score or 0.0) >= LISTED_SIMILARITY]
+
+
+def _searched(user, memories: QuerySet[Memory], query: str, sort_column: str | None, sort_direction: str) -> list:
+    ids = [hit.id for hit in _matches(owner=user, memories=memories, query=query, limit=SEARCHED)]
     ids += [str(i) for i in memories.filter(content__icontains=query).exclude(id__in=ids)
             .order_by("-created_at").values_list("id", flat=True)[:SEARCHED]]
     found = memories.select_related("app").with_categories().in_bulk(ids)
@@ -181,24 +185,16 @@ def memory_access_logs(*, memory: Memory) -> QuerySet:
     return MemoryAccessLog.objects.filter(memory=memory).select_related("app").order_by("-accessed_at")
 
 
-# A memory found by meaning alone (no word in common) counts as a hit of staff's search from this cosine up: "pets"
-# is 0.32 from "Alice's cat is called Pixel" and 0.46 from "My dog Rex loves the park", under 0.09 from unrelated ones.
-STAFF_SEARCH_MIN_COSINE = 0.25
 STAFF_SEARCH_OWNERS = 50
 
 
 def memory_ids_by_relevance(*, query: str, memories: QuerySet[Memory], limit: int = 50) -> list[uuid.UUID]:
-    """Staff's search over many users' memories (the admin): each owner's share of `memories` searched as that
-    owner's own searches are (meaning and words), the hits of all owners merged by score; ids, best first."""
+    """Staff's search over many users' memories (the admin): each owner's share of `memories` searched as a
+    listing's search is, the hits of all owners merged by score; ids, best first."""
     from django.contrib.auth import get_user_model
 
-    from memories.engine import get_engine  # in-body: the engine's core imports this module
-
-    engine, hits = get_engine(), []
-    owners = get_user_model().objects.filter(pk__in=memories.values("owner"))[:STAFF_SEARCH_OWNERS]
-    for owner in owners:
-        found = engine.search(query=query, user_id=owner.get_username(), owner_id=owner.pk,
-                              allowed=memories.filter(owner=owner).values("id"), limit=limit)
-        hits += [hit for hit in found if hit.keyword_score or (hit.vector_score or 0.0) >= STAFF_SEARCH_MIN_COSINE]
+    hits = []
+    for owner in get_user_model().objects.filter(pk__in=memories.values("owner"))[:STAFF_SEARCH_OWNERS]:
+        hits += _matches(owner=owner, memories=memories.filter(owner=owner), query=query, limit=limit)
     hits.sort(key=lambda hit: -hit.score)
     return [uuid.UUID(str(hit.id)) for hit in hits[:limit]]
