@@ -1,8 +1,12 @@
 """Categorization figures: categorizations per second offline and against the test LLM server on 127.0.0.1,
 and what categorizing adds to a create when tasks run in process (no broker) versus queued to Redis.
+With --heldout: how right the offline categories are on the labelled set bench/data/categories_heldout.tsv.
 
     .venv/bin/python bench/categorize_bench.py            (REDIS_URL, if set, is used for the broker figure)
+    .venv/bin/python bench/categorize_bench.py --heldout [--show-misses]
 """
+import argparse
+import collections
 import json
 import os
 import statistics
@@ -11,15 +15,17 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-bench-"))
-os.environ.setdefault("SECRET_KEY", "bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-import django  # noqa: E402
 
-django.setup()
-from django.core.management import call_command  # noqa: E402
-from django.db import transaction  # noqa: E402
+
+def setup():
+    """Django on a database of its own (done only when run as a script: the tests import load_labelled)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-bench-"))
+    os.environ.setdefault("SECRET_KEY", "bench")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
+    import django
+
+    django.setup()
 
 TEXTS = ["Booked a flight to Rome for the conference in May", "My daughter starts school next week",
          "The Python script crashes with a KeyError", "I'm allergic to peanuts", "My salary went up by 10%"]
@@ -35,6 +41,8 @@ def rate(label: str, memories):
 
 
 def create_ms(user, app, n=100) -> float:
+    from django.db import transaction
+
     from memories.services import memory_create
 
     samples = []
@@ -46,7 +54,49 @@ def create_ms(user, app, n=100) -> float:
     return statistics.median(samples)
 
 
+HELDOUT = Path(__file__).resolve().parent / "data" / "categories_heldout.tsv"
+
+
+def load_labelled(path: Path = HELDOUT) -> list[tuple[str, list[str]]]:
+    """(memory, the categories a person would call right for it, best first), one per line of the TSV."""
+    rows = [line.rstrip("\n").split("\t") for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return [(row[0], row[1:]) for row in rows]
+
+
+def heldout(show_misses: bool):
+    """Coverage (memories given at least one category), right at the top (the first category given is one a
+    person would pick), all right (every category given is), and the confusions among the first categories."""
+    from django.core.management import call_command
+
+    from memories.categorization import categorize_offline
+
+    call_command("migrate", verbosity=0)
+    labelled = load_labelled()
+    started = time.perf_counter()
+    given = [categorize_offline(text) for text, _ in labelled]
+    seconds = time.perf_counter() - started
+    n = len(labelled)
+    covered = sum(bool(names) for names in given)
+    top = sum(bool(names) and names[0] in right for names, (_, right) in zip(given, labelled))
+    every = sum(bool(names) and set(names) <= set(right) for names, (_, right) in zip(given, labelled))
+    print(f"held-out set: {n} memories, {seconds / n * 1000:.1f} ms each")
+    print(f"coverage {covered / n:.1%} ({covered}), first category right {top / n:.1%} ({top}), "
+          f"every category right {every / n:.1%} ({every}), categories per memory "
+          f"{sum(map(len, given)) / max(covered, 1):.2f}")
+    confusions = collections.Counter((right[0], names[0] if names else "(none)")
+                                     for names, (_, right) in zip(given, labelled) if not names or names[0] not in right)
+    print("first category wrong (labelled best fit -> given), most frequent first:")
+    for (expected, got), count in confusions.most_common():
+        print(f"  {count:3d}  {expected} -> {got}")
+    if show_misses:
+        for names, (text, right) in zip(given, labelled):
+            if not names or not set(names) <= set(right):
+                print(f"  {text!r}: given {names}, right {right}")
+
+
 def main():
+    from django.core.management import call_command
+
     from apps_registry.services import app_get_or_create
     from memories.services import config_reset, config_save, memory_create
     from memories.tests.llm_server import FakeLLM
@@ -76,4 +126,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--heldout", action="store_true", help="the offline categorizer on the labelled set")
+    parser.add_argument("--show-misses", action="store_true", help="with --heldout: each memory not all right")
+    args = parser.parse_args()
+    setup()
+    heldout(args.show_misses) if args.heldout else main()

@@ -24,6 +24,10 @@ from openmemory.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 MAX_CATEGORIES = 3
+# The offline vote (see categorize_offline).
+_NEIGHBOURS = 15
+_MIN_SHARE = 0.15  # of the vote, for a category to count
+_CLOSE_TO_BEST = 0.05  # a second or third category: its share at most this far below the best one's
 # Older than this and still uncategorized: its task was lost (a broker that was down when the write committed).
 # A task normally runs within a second of the write; running one twice does no harm.
 LEFTOVER_AGE = timedelta(seconds=30)
@@ -47,7 +51,7 @@ def content_digest(text: str) -> str:
 def taxonomy() -> list[tuple[str, str, list[str]]]:
     """(name, description, examples): the Config's `openmemory.categories` if set, else OpenMemory's 20.
 
-    Offline matching leans on the examples (a few typical memories): a description alone embeds vaguely.
+    Offline matching leans on the examples (typical memories): a description alone embeds vaguely.
     """
     custom = (config_current()[1].get("openmemory") or {}).get("categories")
     if custom:
@@ -61,7 +65,7 @@ def memory_categorize(*, memory_id: str, digest: str) -> list[str] | None:
     if memory is None or memory.state == Memory.State.DELETED or content_digest(memory.content) != digest:
         return None
     engine = get_engine()
-    names = _by_llm(engine, memory.content) if engine.has_llm else _by_similarity(engine, memory.content)
+    names = _by_llm(engine, memory.content) if engine.has_llm else categorize_offline(memory.content, engine)
     with transaction.atomic():
         # Check again under the lock: the LLM may have taken seconds.
         locked = Memory.objects.select_for_update().filter(id=memory_id).first()
@@ -72,17 +76,29 @@ def memory_categorize(*, memory_id: str, digest: str) -> list[str] | None:
     return names
 
 
-def _by_similarity(engine, text: str) -> list[str]:
-    """The categories (at most 3) whose description or examples come closest, above the threshold."""
-    categories = taxonomy()
-    key = ("category-prototypes", tuple(name for name, _, _ in categories))
+def categorize_offline(text: str, engine=None) -> list[str]:
+    """The categories of the examples nearest in meaning, by a vote of the nearest `_NEIGHBOURS` (each weighted by
+    its similarity): the best one, and at most two more whose share of the vote is about as large. None when even
+    the nearest example is further than OPENMEMORY_CATEGORY_THRESHOLD (the text is like nothing in the taxonomy).
+
+    The constants were chosen by leave-one-out over the examples themselves; `bench/categorize_bench.py
+    --heldout` measures them on a labelled set of memories that are not examples."""
+    engine, categories = engine or get_engine(), taxonomy()
+    key = ("category-examples", tuple((name, description, tuple(examples)) for name, description, examples in categories))
     if key not in engine.cache:
-        engine.cache[key] = [np.array(engine.embed_many([f"{name}: {description}", *examples]))
-                             for name, description, examples in categories]
-    vector = np.array(engine.embed(text))
-    scores = [float((prototypes @ vector).max()) for prototypes in engine.cache[key]]
-    ranked = sorted(zip(scores, [name for name, _, _ in categories]), reverse=True)
-    return [name for score, name in ranked[:MAX_CATEGORIES] if score >= settings.OPENMEMORY_CATEGORY_THRESHOLD]
+        texts = [(i, f"{name}: {description}") for i, (name, description, _) in enumerate(categories)]
+        texts += [(i, example) for i, (_, _, examples) in enumerate(categories) for example in examples]
+        engine.cache[key] = (np.array(engine.embed_many([t for _, t in texts])), np.array([i for i, _ in texts]))
+    examples, owners = engine.cache[key]
+    similarity = examples @ np.array(engine.embed(text))
+    nearest = np.argsort(-similarity)[:_NEIGHBOURS]
+    if similarity[nearest[0]] < settings.OPENMEMORY_CATEGORY_THRESHOLD:
+        return []
+    weights = np.maximum(similarity[nearest], 0)
+    share = np.bincount(owners[nearest], weights=weights, minlength=len(categories)) / weights.sum()
+    ranked = np.argsort(-share)[:MAX_CATEGORIES]
+    best = share[ranked[0]]
+    return [categories[i][0] for i in ranked if share[i] >= _MIN_SHARE and share[i] >= best - _CLOSE_TO_BEST]
 
 
 def _by_llm(engine, text: str) -> list[str]:

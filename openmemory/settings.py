@@ -256,7 +256,7 @@ OPENMEMORY_VECTOR_CACHE_MAX = env.int("OPENMEMORY_VECTOR_CACHE_MAX", default=500
 # The largest memories.json a backup import inflates (and parses): bounds the memory an import can take.
 OPENMEMORY_IMPORT_MAX_BYTES = env.int("OPENMEMORY_IMPORT_MAX_MB", default=128) * 2**20
 OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
-OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.35)
+OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.25)
 # Without a broker: categorize in a thread of the web process (true), or in the request's thread after it commits.
 OPENMEMORY_CATEGORIZE_IN_BACKGROUND = env.bool("OPENMEMORY_CATEGORIZE_IN_BACKGROUND", default=True)
 # mem0 reads these at import: no telemetry (it phones home and opens a second vector store), files in DATA_DIR.
