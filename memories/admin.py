@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.db.models import Case, Q, Value, When
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from apps_registry.admin import app_label
@@ -11,9 +12,9 @@ from apps_registry.models import App
 from apps_registry.services import app_require_owner
 from memories import services
 from memories.categorization import categorize_on_commit
-from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryStatusHistory
+from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory
 from memories.rules import memory_text_check, metadata_check
-from memories.selectors import memory_ids_by_relevance
+from memories.selectors import RELATED, memories_related, memory_ids_by_relevance
 from openmemory.errors import ApplicationError
 
 _SHOWN_ROWS = 50
@@ -34,7 +35,7 @@ class MemoryForm(forms.ModelForm):
 
     class Meta:
         model = Memory
-        fields = ["content", "owner", "app", "metadata"]
+        fields = ["content", "owner", "app", "categories", "metadata"]
 
     def clean(self):
         data = super().clean()
@@ -77,10 +78,14 @@ class MemoryAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "app__owner"]
     show_full_result_count = False  # no second COUNT(*) over every memory on each page
     list_per_page = 50
-    fields = ["content", "owner", "app", "state", "metadata", "created_at", "updated_at", "archived_at",
-              "deleted_at", "status_history_table", "access_log_table"]
-    readonly_fields = ["state", "created_at", "updated_at", "archived_at", "deleted_at", "status_history_table",
-                       "access_log_table"]
+    fields = ["content", "owner", "app", "state", "categories", "metadata", "created_at", "updated_at",
+              "archived_at", "deleted_at", "content_history_table", "status_history_table", "access_log_table",
+              "related_memories"]
+    readonly_fields = ["state", "created_at", "updated_at", "archived_at", "deleted_at", "content_history_table",
+                       "status_history_table", "access_log_table", "related_memories"]
+    # What a new memory is given: its categories come from the categorizer, its history from the services.
+    _ADD_FIELDS = ["content", "owner", "app", "metadata"]
+    autocomplete_fields = ["categories"]
     actions = [
         _state_action(Memory.State.ACTIVE, "Activate selected memories"),
         _state_action(Memory.State.PAUSED, "Pause selected memories"),
@@ -111,9 +116,17 @@ class MemoryAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return _RankedChangeList
 
+    def get_fields(self, request, obj=None):
+        return self.fields if obj else self._ADD_FIELDS
+
     def get_readonly_fields(self, request, obj=None):
-        # Owner and app are chosen when a memory is created; after that only its content is edited here.
+        # Owner and app are chosen when a memory is created; after that its content, categories and metadata
+        # are edited here.
         return [*self.readonly_fields, "owner", "app"] if obj else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        # A deleted memory is shown as it was left, read-only: nothing brings it back.
+        return super().has_change_permission(request, obj) and not (obj and obj.state == Memory.State.DELETED)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -135,6 +148,14 @@ class MemoryAdmin(admin.ModelAdmin):
     def category_names(self, memory):
         return ", ".join(memory.category_names)
 
+    @admin.display(description=f"content history (latest {_SHOWN_ROWS}, oldest first)")
+    def content_history_table(self, memory):
+        rows = list(MemoryChange.objects.filter(memory_id=memory.pk).order_by("-recorded_at", "-id")[:_SHOWN_ROWS])
+        added_by = f"{memory.owner} via {memory.app.name}"
+        return _table(["when", "event", "old", "new", "by"], (
+            (c.recorded_at, c.event, c.old_memory or "-", c.new_memory or "-",
+             c.actor_id or (added_by if c.event == "ADD" else "-")) for c in reversed(rows)))
+
     @admin.display(description="status history")
     def status_history_table(self, memory):
         rows = MemoryStatusHistory.objects.filter(memory=memory).select_related("changed_by").order_by("-changed_at")
@@ -146,16 +167,31 @@ class MemoryAdmin(admin.ModelAdmin):
         rows = MemoryAccessLog.objects.filter(memory=memory).select_related("app").order_by("-accessed_at")
         return _table(["when", "app", "type"], ((a.accessed_at, a.app, a.access_type) for a in rows[:_SHOWN_ROWS]))
 
+    @admin.display(description=f"related memories (the owner's {RELATED} closest in meaning)")
+    def related_memories(self, memory):
+        if memory.state == Memory.State.DELETED:
+            return "-"
+        return _table(["memory", "similarity", "app", "state"], (
+            (format_html('<a href="{}">{}</a>', reverse("admin:memories_memory_change", args=[other.pk]),
+                         other.content[:100]), f"{score:.2f}", other.app.name, other.state)
+            for other, score in memories_related(memory=memory)))
+
     def save_model(self, request, obj, form, change):
-        # Through the services, so the vector and the history follow the row.
+        # Through the services, so the vector, the keyword index and the history follow the row.
         if change:
             if "content" in form.changed_data:
-                services.memory_update(memory=obj, text=obj.content, actor=request.user)
+                services.memory_update(memory=obj, text=obj.content, actor=request.user,
+                                       categorize="categories" not in form.changed_data)
             if "metadata" in form.changed_data:
-                Memory.objects.filter(pk=obj.pk).update(metadata=obj.metadata)
+                services.memory_set_metadata(memory=obj, metadata=obj.metadata)
             return
         result = services.memory_create(user=obj.owner, app=obj.app, text=obj.content, metadata=obj.metadata, infer=False)
         obj.pk = result.memory.pk
+
+    def save_related(self, request, form, formsets, change):
+        # Categories chosen here replace the categorizer's, through the services (never the form's own M2M save).
+        if change and "categories" in form.changed_data:
+            services.memory_set_categories(memory=form.instance, categories=form.cleaned_data["categories"])
 
 
 def _table(headers, rows):

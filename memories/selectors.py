@@ -86,7 +86,7 @@ def memory_history(*, memory: Memory) -> list[dict]:
     """The memory's content changes (the engine's events) and state changes, oldest first."""
     content = [
         {"kind": "content", "at": change.recorded_at, "event": change.event,
-         "old_content": change.old_memory, "new_content": change.new_memory}
+         "old_content": change.old_memory, "new_content": change.new_memory, "changed_by": change.actor_id}
         for change in MemoryChange.objects.filter(memory_id=memory.id)
     ]
     states = [
@@ -198,3 +198,18 @@ def memory_ids_by_relevance(*, query: str, memories: QuerySet[Memory], limit: in
         hits += _matches(owner=owner, memories=memories.filter(owner=owner), query=query, limit=limit)
     hits.sort(key=lambda hit: -hit.score)
     return [uuid.UUID(str(hit.id)) for hit in hits[:limit]]
+
+
+RELATED = 5  # related memories a memory's admin page lists
+
+
+def memories_related(*, memory: Memory, limit: int = RELATED) -> list[tuple[Memory, float]]:
+    """The owner's other memories closest to this one in meaning (any state but deleted), with their cosine,
+    closest first: a vector search and one query for the rows."""
+    from memories.engine import get_engine
+
+    others = Memory.objects.filter(owner_id=memory.owner_id).live().exclude(pk=memory.pk)
+    hits = get_engine().search(query=memory.content, user_id=memory.owner.get_username(), allowed=others,
+                               limit=limit)
+    found = {str(m.pk): m for m in Memory.objects.select_related("app").filter(pk__in=[h.id for h in hits])}
+    return [(found[hit.id], hit.score) for hit in hits if hit.id in found]

@@ -18,7 +18,8 @@ from memories.categorization import categorize_on_commit
 from memories.config import DEFAULT_CONFIG, deep_merge, embedder_dims, with_defaults
 from memories.engine import Hit, get_engine, vector_metadata
 from memories.keywords import keywords_refresh
-from memories.models import Config, Memory, MemoryAccessLog, MemoryStatusHistory, MemoryVector
+from memories.models import (Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory,
+                             MemoryVector)
 from memories.rules import memory_text_check, metadata_check
 from memories.selectors import CONFIG_KEY, app_has_access_rules, memories_readable_by_app
 from openmemory.errors import ApplicationError, Conflict
@@ -105,16 +106,47 @@ def _mirror_events(events: list[dict], *, user: AbstractUser, app: App, metadata
 
 
 @transaction.atomic
-def memory_update(*, memory: Memory, text: str, actor: AbstractUser) -> Memory:
-    """New content for a memory; its vector is embedded anew in the same transaction."""
+def memory_update(*, memory: Memory, text: str, actor: AbstractUser, categorize: bool = True) -> Memory:
+    """New content for a memory; its vector is embedded anew in the same transaction, and the content history
+    names who changed it. `categorize=False`: the caller sets the categories itself (the admin's form)."""
     text = memory_text_check(text)
     if memory.state == Memory.State.DELETED:
         raise Conflict("The memory is deleted.")
     get_engine().update(memory_id=str(memory.id), text=text)
+    # The engine's history row just written (mem0 knows no actor): the memory's latest.
+    latest = MemoryChange.objects.filter(memory_id=memory.id).order_by("-id").values("id")[:1]
+    MemoryChange.objects.filter(id__in=latest).update(actor_id=actor.get_username() if actor else None)
     memory.content = text
     memory.save(update_fields=["content", "updated_at"])
     keywords_refresh([memory.id])
-    categorize_on_commit([memory])
+    if categorize:
+        categorize_on_commit([memory])
+    return memory
+
+
+@transaction.atomic
+def memory_set_metadata(*, memory: Memory, metadata: dict) -> Memory:
+    """Replace the memory's metadata, in its row and in its vector's payload (which the engine's own filters read)."""
+    metadata = metadata_check(metadata)
+    if memory.state == Memory.State.DELETED:
+        raise Conflict("The memory is deleted.")
+    get_engine().replace_metadata(memory_id=str(memory.id), metadata=metadata)
+    memory.metadata = metadata
+    memory.save(update_fields=["metadata", "updated_at"])
+    return memory
+
+
+@transaction.atomic
+def memory_set_categories(*, memory: Memory, categories) -> Memory:
+    """A person's choice of categories: it replaces the categorizer's, and stands until the content changes (the
+    change is categorized anew). `categories`: Category rows or names (new names become categories)."""
+    locked = Memory.objects.select_for_update().filter(pk=memory.pk).first()
+    if locked is None or locked.state == Memory.State.DELETED:
+        raise Conflict("The memory is deleted.")
+    rows = [c if isinstance(c, Category) else Category.objects.get_or_create(name=str(c).strip().lower())[0]
+            for c in categories]
+    locked.categories.set(rows)
+    Memory.objects.filter(pk=memory.pk).update(categorized_at=timezone.now())  # the leftover job leaves it be
     return memory
 
 

@@ -17,7 +17,8 @@ from mem0 import exceptions as mem0_errors
 from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory
 
 from memories.config import embedder_dims, is_local_embedder, llm_section
-from memories.engine import CANDIDATES, COLLECTION, DATABASE_STORE, LOCAL_EMBEDDER, Hit, canonical_provider, fuse
+from memories.engine import (CANDIDATES, COLLECTION, DATABASE_STORE, LOCAL_EMBEDDER, PAYLOAD_KEYS, Hit,
+                             canonical_provider, fuse, vector_metadata)
 from memories.engine.embedder import LocalEmbedder
 from memories.engine.history import DatabaseHistory
 from memories.engine.vector_store import DatabaseVectorStore, ensure_hnsw_index
@@ -175,6 +176,16 @@ class Engine:
     def update(self, *, memory_id: str, text: str) -> None:
         with translated_errors("update the memory"):
             self.memory.update(str(memory_id), text=text)
+
+    def replace_metadata(self, *, memory_id: str, metadata: dict) -> None:
+        """The memory's own metadata in its vector's payload becomes `metadata` (what the engine keeps there,
+        the text, owner, app and times, stays); the vector itself is not touched."""
+        with translated_errors("update the memory's metadata"):
+            found = self.store.get(vector_id=str(memory_id))
+            if found is None:
+                return
+            kept = {key: value for key, value in (found.payload or {}).items() if key in PAYLOAD_KEYS}
+            self.store.update(vector_id=str(memory_id), payload={**kept, **vector_metadata(metadata)})
 
     def delete(self, *, memory_ids: list[str]) -> None:
         """Remove the memories' vectors and record mem0's DELETE events; in a constant number of queries when

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.test import Client
 
@@ -154,3 +156,105 @@ def test_the_admin_search_box_ranks_by_meaning_and_keeps_exact_text(staff_browse
     assert "coffee black" not in page and "piano" not in page and "Rome" not in page
     exact = staff_browser.get("/admin/memories/memory/?q=o sug").content.decode()  # a substring, not a word
     assert "coffee black, no sugar" in exact
+
+
+def _change(staff_browser, memory, **fields):
+    """Post the memory's change form as a person would: what the page holds, with `fields` changed."""
+    form = {"content": memory.content, "metadata": json.dumps(memory.metadata),
+            "categories": [str(c.pk) for c in memory.categories.all()], **fields}
+    return staff_browser.post(f"/admin/memories/memory/{memory.pk}/change/", form)
+
+
+def test_the_memory_page_shows_content_changes_old_to_new_with_who_and_when(staff_browser, staff, alice, alice_app):
+    memory = memory_create(user=alice, app=alice_app, text="Works at a bakery", infer=False).memory
+    assert _change(staff_browser, memory, content="Works at a flower shop").status_code == 302
+    memory.refresh_from_db()
+    assert _change(staff_browser, memory, content="Works as a pilot").status_code == 302
+    page = staff_browser.get(f"/admin/memories/memory/{memory.pk}/change/").content.decode()
+    history = page[page.lower().index("content history"):page.lower().index("status history")]
+    rows = ["Works at a bakery", "Works at a flower shop", "Works as a pilot"]
+    assert sorted(rows, key=history.index) == rows  # oldest first
+    assert history.count(f"<td>{staff.username}</td>") == 2 and "alice via cursor" in history
+    from memories.selectors import memory_history
+
+    assert [h.get("changed_by") for h in memory_history(memory=memory) if h["kind"] == "content"] == [
+        None, staff.username, staff.username]  # the REST history says who too
+
+
+def test_staff_set_categories_and_they_stand(staff_browser, alice, alice_app, django_capture_on_commit_callbacks):
+    from memories.categorization import memories_to_categorize
+    from memories.models import Category
+
+    with django_capture_on_commit_callbacks(execute=True):
+        memory = memory_create(user=alice, app=alice_app, text="Booked a flight to Rome", infer=False).memory
+    assert "travel" in memory.category_names
+    pets = Category.objects.create(name="pets")
+    found = staff_browser.get("/admin/autocomplete/", {"term": "pet", "app_label": "memories",
+                                                       "model_name": "memory", "field_name": "categories"}).json()
+    assert [r["text"] for r in found["results"]] == ["pets"]  # the autocomplete the field uses
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _change(staff_browser, memory, categories=[str(pets.pk)], content="Booked a flight to Rome with the dog")
+    assert response.status_code == 302
+    memory.refresh_from_db()
+    assert memory.category_names == ["pets"]  # not replaced by the categorizer after the content change
+    assert not memories_to_categorize().filter(pk=memory.pk).exists()
+    assert "Booked a flight to Rome with the dog" in memory_search(user=alice, query="flight with the dog")[0][0].content
+
+
+def test_a_metadata_edit_reaches_the_vector_payload(staff_browser, alice, alice_app):
+    from memories.models import MemoryVector
+
+    memory = memory_create(user=alice, app=alice_app, text="Likes jazz", metadata={"source": "chat"}, infer=False).memory
+    assert _change(staff_browser, memory, metadata='{"mood": "calm"}').status_code == 302
+    payload = MemoryVector.objects.get(pk=memory.pk).payload
+    assert payload["mood"] == "calm" and "source" not in payload
+    assert payload["user_id"] == "alice" and payload["data"] == "Likes jazz"  # what the engine keeps, kept
+    memory.refresh_from_db()
+    assert memory.metadata == {"mood": "calm"}
+    from django.core.management import call_command
+
+    call_command("check_store")  # raises (exit 1) on drift
+
+
+def test_the_memory_page_links_related_memories_of_the_same_owner(staff_browser, alice, bob, alice_app):
+    memory = memory_create(user=alice, app=alice_app, text="Alice's cat is called Pixel", infer=False).memory
+    dog = memory_create(user=alice, app=alice_app, text="Alice also has a dog named Rex", infer=False).memory
+    memory_create(user=alice, app=alice_app, text="Alice's tax return is due in April", infer=False)
+    memory_create(user=bob, app_name="claude", text="Bob's cat is called Tom", infer=False)
+    page = staff_browser.get(f"/admin/memories/memory/{memory.pk}/change/").content.decode()
+    related = page[page.lower().index("related memories"):]
+    assert f'href="/admin/memories/memory/{dog.pk}/change/"' in related
+    assert related.index("dog named Rex") < related.index("tax return")
+    assert "Bob" not in related and "Pixel" not in related  # the owner's others only
+
+
+def test_a_deleted_memory_is_shown_read_only(staff_browser, alice, alice_app):
+    from memories.services import memories_set_state
+
+    memory = memory_create(user=alice, app=alice_app, text="Old phone number 555", infer=False).memory
+    memories_set_state(memories=Memory.objects.filter(pk=memory.pk), state="deleted", actor=alice)
+    page = staff_browser.get(f"/admin/memories/memory/{memory.pk}/change/")
+    assert page.status_code == 200 and 'name="content"' not in page.content.decode()
+    response = staff_browser.post(f"/admin/memories/memory/{memory.pk}/change/", {"content": "new", "metadata": "{}"})
+    assert response.status_code == 403
+    memory.refresh_from_db()
+    assert memory.content == "Old phone number 555"
+
+
+@pytest.mark.parametrize("count", [5, 120])
+def test_the_memory_page_makes_a_constant_number_of_queries(staff_browser, staff, alice, alice_app, count,
+                                                            django_assert_max_num_queries):
+    from memories.services import memories_set_state, memory_access_log_write, memory_set_categories, memory_update
+
+    others = bulk_memories(owner=alice, app=alice_app, count=count)
+    memory = others[0]
+    memory_set_categories(memory=memory, categories=[f"topic {i}" for i in range(count // 10 + 1)])
+    for i in range(count // 10 + 1):
+        memory_update(memory=memory, text=f"fact number 0, version {i}", actor=staff)
+        memories_set_state(memories=Memory.objects.filter(pk=memory.pk), state="paused" if i % 2 else "active",
+                           actor=staff)
+    memory_access_log_write(memories=[memory] * count, app=alice_app, access_type="search")
+    assert memory.categories.count() == count // 10 + 1
+    with django_assert_max_num_queries(16):
+        response = staff_browser.get(f"/admin/memories/memory/{memory.pk}/change/")
+    assert response.status_code == 200 and "version" in response.content.decode()

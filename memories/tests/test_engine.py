@@ -218,3 +218,4 @@ def test_history_merges_content_and_state_changes_in_order(alice, alice_app):
     assert [(h["kind"], h.get("event") or h["new_state"]) for h in history] == [
         ("content", "ADD"), ("state", "active"), ("content", "UPDATE"), ("state", "archived")]
     assert history[2]["old_content"] == "Drinks tea" and history[2]["new_content"] == "Drinks coffee"
+    assert history[2]["changed_by"] == "alice"  # who changed the content, not only who changed the state
