@@ -3,7 +3,11 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Case, Q, Value, When
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -11,10 +15,11 @@ from apps_registry.admin import app_label
 from apps_registry.models import App
 from apps_registry.services import app_require_owner
 from memories import services
-from memories.categorization import categorize_on_commit
+from memories.categorization import categorize_on_commit, taxonomy
+from memories.config import DEFAULT_CONFIG, is_local_embedder
 from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory
 from memories.rules import memory_text_check, metadata_check
-from memories.selectors import RELATED, memories_related, memory_ids_by_relevance
+from memories.selectors import CONFIG_KEY, RELATED, config_current, memories_related, memory_ids_by_relevance
 from openmemory.errors import ApplicationError
 
 _SHOWN_ROWS = 50
@@ -206,26 +211,74 @@ class CategoryAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-class ConfigForm(forms.ModelForm):
-    class Meta:
-        model = Config
-        fields = ["key", "value"]
+class ConfigDocumentForm(forms.Form):
+    document = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false"}),
+                               help_text="The whole stored document (JSON); what it leaves out takes the defaults "
+                                         "shown beside it. Saving replaces it.")
 
-    def clean_value(self):
-        value = self.cleaned_data["value"]
-        problems = services.config_problems(value)
-        if problems:
+    def clean_document(self):
+        try:
+            document = json.loads(self.cleaned_data["document"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"The document is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                                        f"column {exc.colno}.") from exc
+        if problems := services.config_problems(document):
             raise forms.ValidationError(problems)
-        return value
+        return document
 
 
 @admin.register(Config)
 class ConfigAdmin(admin.ModelAdmin):
-    form = ConfigForm
-    list_display = ["key", "version", "updated_at"]
-    readonly_fields = ["version", "created_at", "updated_at"]
+    """The configuration is one document: one page shows it with the defaults and the active providers, saves
+    it (validated, through the services) and checks it with one tiny call to the embedder and the LLM."""
 
-    def save_model(self, request, obj, form, change):
-        saved = services.config_save(document=obj.value, replace=True)
-        obj.pk, obj.version = saved.pk, saved.version
-        self.message_user(request, f"Configuration saved as version {saved.version}: {json.dumps(saved.value)[:200]}")
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("admin:memories_config_changelist")
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        may_change = self.has_change_permission(request)
+        row = Config.objects.filter(key=CONFIG_KEY).first()
+        stored = row.value if row else {}
+        form, checks = ConfigDocumentForm(initial={"document": json.dumps(stored, indent=2)}), None
+        if request.method == "POST" and may_change and "_check" in request.POST:
+            checks = services.config_check()
+        elif request.method == "POST" and may_change:
+            form = ConfigDocumentForm(request.POST)
+            if form.is_valid():
+                try:
+                    saved = services.config_save(document=form.cleaned_data["document"], replace=True)
+                except ApplicationError as exc:
+                    form.add_error("document", exc.message)
+                else:
+                    self.message_user(request, f"Configuration saved as version {saved.version}.", messages.SUCCESS)
+                    return redirect("admin:memories_config_changelist")
+        _, effective = config_current()
+        mem0_section = effective["mem0"]
+        context = {
+            **self.admin_site.each_context(request), "title": "Configuration", "opts": self.model._meta,
+            "form": form, "checks": checks, "may_change": may_change, "row": row,
+            "defaults": json.dumps(DEFAULT_CONFIG, indent=2), "active": [
+                ("LLM", _provider(mem0_section["llm"], "none: memories are stored as given, categorized offline")),
+                ("Embedder", "all-MiniLM-L6-v2, in process (384 dimensions)" if is_local_embedder(
+                    mem0_section["embedder"]) else _provider(mem0_section["embedder"], "")),
+                ("Vector store", _provider(mem0_section["vector_store"], "the database of record "
+                                           f"({connection.vendor})")),
+                ("Categories", ", ".join(name for name, _, _ in taxonomy())),
+            ],
+        }
+        return TemplateResponse(request, "admin/memories/config/configuration.html", context)
+
+
+def _provider(section: dict | None, default: str) -> str:
+    if not section or not section.get("provider"):
+        return default
+    model = (section.get("config") or {}).get("model")
+    return f"{section['provider']}" + (f" ({model})" if model else "")

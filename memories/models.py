@@ -178,5 +178,8 @@ class Config(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = verbose_name_plural = "configuration"
+
     def __str__(self):
         return f"{self.key} (v{self.version})"

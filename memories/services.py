@@ -21,7 +21,7 @@ from memories.keywords import keywords_refresh
 from memories.models import (Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory,
                              MemoryVector)
 from memories.rules import memory_text_check, metadata_check
-from memories.selectors import CONFIG_KEY, app_has_access_rules, memories_readable_by_app
+from memories.selectors import CONFIG_KEY, app_has_access_rules, config_current, memories_readable_by_app
 from openmemory.errors import ApplicationError, Conflict
 
 logger = logging.getLogger(__name__)
@@ -306,6 +306,55 @@ def config_save(*, document: dict, replace: bool = False, allow_dimension_change
     row.version += 1
     row.save(update_fields=["value", "version", "updated_at"])
     return row
+
+
+@dataclass
+class ConfigCheck:
+    part: str  # "embedder" or "LLM"
+    ok: bool
+    sentence: str
+
+
+def config_check() -> list[ConfigCheck]:
+    """One tiny call to the configured embedder and one to the LLM (if any), each reported in a sentence: what
+    answered and how fast, or what went wrong (the provider's own words, secrets masked)."""
+    import time
+
+    from openmemory.logs import redact
+
+    def failed(part: str, exc: Exception) -> ConfigCheck:
+        cause = exc.__cause__ or exc
+        words = redact(str(cause).strip().splitlines()[0] if str(cause).strip() else "no message")[:300]
+        return ConfigCheck(part, False, f"The {part} failed: {type(cause).__name__}: {words}")
+
+    try:
+        engine = get_engine()
+    except ApplicationError as exc:
+        return [failed("engine", exc)]
+    _, document = config_current()
+    embedder, llm = document["mem0"]["embedder"], document["mem0"]["llm"]
+    checks = []
+    started = time.perf_counter()
+    try:
+        vector = engine.embed("OpenMemory configuration check")
+        checks.append(ConfigCheck("embedder", True, f"The embedder ({embedder.get('provider')}, "
+                                  f"{(embedder.get('config') or {}).get('model', 'its default model')}) answered a "
+                                  f"vector of {len(vector)} numbers in {(time.perf_counter() - started) * 1000:.0f} ms."))
+    except ApplicationError as exc:
+        checks.append(failed("embedder", exc))
+    if not engine.has_llm:
+        checks.append(ConfigCheck("LLM", True, "No LLM is configured: memories are stored as given and "
+                                  "categorized offline. Name a provider under mem0.llm to extract facts."))
+        return checks
+    started = time.perf_counter()
+    try:
+        answer = engine.complete_json(system='Answer only with the JSON object {"ok": true}.', user="Check.")
+        checks.append(ConfigCheck("LLM", True, f"The LLM ({llm.get('provider')}, "
+                                  f"{(llm.get('config') or {}).get('model', 'its default model')}) answered in "
+                                  f"{(time.perf_counter() - started) * 1000:.0f} ms: {redact(str(answer))[:200]}"))
+    except ApplicationError as exc:
+        checks.append(failed("LLM", exc))
+    return checks
 
 
 def config_reset() -> Config:

@@ -74,10 +74,63 @@ def test_pausing_an_app_in_the_admin_cuts_it_off(staff_browser, alice, alice_app
     assert "cursor" in staff_browser.get("/admin/apps_registry/app/").content.decode()
 
 
-def test_config_in_the_admin_is_validated(staff_browser):
-    response = staff_browser.post("/admin/memories/config/add/",
-                                  {"key": "main", "value": '{"mem0": {"llm": {"provider": "nonsense"}}}'})
-    assert response.status_code == 200 and "Unknown llm provider" in response.content.decode()
+def test_the_configuration_is_one_page_with_the_defaults_and_the_active_providers(staff_browser):
+    page = staff_browser.get("/admin/memories/config/")
+    text = page.content.decode()
+    assert page.status_code == 200 and "Nothing saved yet: the defaults apply." in text
+    assert "none: memories are stored as given" in text and "all-MiniLM-L6-v2, in process" in text
+    assert "sentence-transformers/all-MiniLM-L6-v2" in text  # the defaults, shown
+    assert "/admin/memories/config/add/" not in text  # no "add": there is one document
+    assert staff_browser.get("/admin/memories/config/add/").status_code == 403
+    admin_home = staff_browser.get("/admin/").content.decode()
+    assert ">Configuration<" in admin_home and "Configs" not in admin_home
+
+
+@pytest.mark.parametrize("document, says", [
+    ('{"mem0": {"llm": {"provider": "nonsense"}}}', "Unknown llm provider &#x27;nonsense&#x27;"),
+    ('{"mem0": {"llm": ', "The document is not valid JSON: Expecting value at line 1, column 18."),
+    ('{"mem0": {"llm": {"provider": "openai", "config": {"api_key": "sk-live"}}}}', "holds a literal secret"),
+    ('[1, 2]', "The configuration must be a JSON object."),
+])
+def test_a_bad_configuration_gets_a_sentence_and_nothing_is_saved(staff_browser, document, says):
+    from memories.models import Config
+
+    response = staff_browser.post("/admin/memories/config/", {"document": document, "_save": "Save"})
+    assert response.status_code == 200 and says in response.content.decode()
+    assert not Config.objects.exists()
+
+
+def test_saving_the_configuration_page_replaces_the_document(staff_browser, monkeypatch):
+    from memories.selectors import config_current
+
+    monkeypatch.setenv("SOME_KEY", "sk-x")
+    document = {"mem0": {"llm": {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:SOME_KEY"}}}}
+    response = staff_browser.post("/admin/memories/config/", {"document": json.dumps(document), "_save": "Save"},
+                                  follow=True)
+    text = response.content.decode()
+    assert "Configuration saved as version" in text and "openai (gpt-4o-mini)" in text
+    assert config_current()[1]["mem0"]["llm"]["config"]["model"] == "gpt-4o-mini"
+    staff_browser.post("/admin/memories/config/", {"document": "{}", "_save": "Save"})
+    assert config_current()[1]["mem0"]["llm"]["provider"] is None  # replaced, not merged
+
+
+def test_the_check_reports_the_embedder_and_the_llm_in_sentences(staff_browser, fake_llm):
+    import re
+
+    fake_llm.reply('{"ok": true}')
+    text = staff_browser.post("/admin/memories/config/", {"_check": "Check"}).content.decode()
+    assert re.search(r"The embedder \(hugging face, sentence-transformers/all-MiniLM-L6-v2\) answered a vector of "
+                     r"384 numbers in \d+ ms\.", text)
+    assert re.search(r"The LLM \(openai, gpt-4o-mini\) answered in \d+ ms: {&quot;ok&quot;: true}", text)
+    fake_llm.reply(("status", 401))
+    text = staff_browser.post("/admin/memories/config/", {"_check": "Check"}).content.decode()
+    assert "The LLM failed: AuthenticationError:" in text and "injected failure" in text  # the provider's words
+    assert "sk-test-not-secret" not in text
+
+
+def test_the_check_without_an_llm_says_so(staff_browser):
+    text = staff_browser.post("/admin/memories/config/", {"_check": "Check"}).content.decode()
+    assert "answered a vector of 384 numbers" in text and "No LLM is configured" in text
 
 
 def test_staff_create_a_token_for_a_user_and_it_works(staff_browser, alice):
