@@ -24,6 +24,12 @@ class StoreReport:
     unindexed: list = field(default_factory=list)  # live memories whose keyword document is missing or stale
     index_orphans: list = field(default_factory=list)  # keyword documents of no live memory
 
+    def counts(self) -> list[tuple[str, int]]:
+        return [("missing vectors", len(self.missing)), ("orphan vectors", len(self.orphans)),
+                ("stale vectors", len(self.stale)), ("memories in another user's app", len(self.foreign_apps)),
+                ("keyword documents missing or stale", len(self.unindexed)),
+                ("orphan keyword documents", len(self.index_orphans))]
+
     @property
     def clean(self) -> bool:
         return not (self.missing or self.orphans or self.stale or self.foreign_apps or self.unindexed

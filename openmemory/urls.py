@@ -4,11 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from openmemory import views
 
-admin.site.site_header = "OpenMemory console"
-admin.site.site_title = "OpenMemory"
-admin.site.index_title = "Memories, apps and access"
-admin.site.site_url = "/"  # "View site": the landing page
-
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

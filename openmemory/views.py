@@ -2,7 +2,6 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -10,27 +9,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from openmemory.health import database_ok, redis_ok
+
 logger = logging.getLogger(__name__)
-
-
-def _database_ok() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except Exception as exc:
-        logger.warning("health: database down: %s", exc)
-        return False
-
-
-def _redis_ok() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping())
-    except Exception as exc:
-        logger.warning("health: redis down: %s", exc)
-        return False
 
 
 def home(request):
@@ -45,9 +26,9 @@ def healthz(request):
     Redis down is "degraded", still 200: the API and MCP keep working (categorization waits for Redis to come
     back), and a balancer must not take every web process out of rotation for it.
     """
-    checks = {"database": "ok" if _database_ok() else "down"}
+    checks = {"database": "ok" if database_ok() else "down"}
     if settings.REDIS_URL:
-        checks["redis"] = "ok" if _redis_ok() else "down"
+        checks["redis"] = "ok" if redis_ok() else "down"
     serving = checks["database"] == "ok"
     status = "ok" if all(value == "ok" for value in checks.values()) else "degraded" if serving else "unavailable"
     return JsonResponse({"status": status, **checks}, status=200 if serving else 503)

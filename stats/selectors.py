@@ -9,3 +9,56 @@ def user_stats(*, user: AbstractUser) -> tuple[list[App], int]:
     """(the user's apps with their figures, the number of memories not deleted): two queries."""
     apps = list(apps_with_counts(user=user).order_by("name"))
     return apps, Memory.objects.live().filter(owner=user).count()
+
+
+STORE_CHECK_CACHE = "openmemory:store-check"
+STORE_CHECK_EVERY = 600  # seconds a store check is shown before the admin's home runs one again
+WORKERS_CACHE, WORKERS_EVERY = "openmemory:workers", 30
+
+
+def system_health(*, check_store_now: bool = False) -> dict:
+    """What the admin's home shows: memories by state, uncategorized ones, apps, users, the last categorization,
+    whether the broker and a worker answer, and the store's drift (check_store's counts, cached for
+    STORE_CHECK_EVERY seconds, as it reads every memory). A constant number of queries."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.db.models import Count, Max, Q
+
+    from memories.categorization import memories_to_categorize
+    from openmemory.health import redis_ok, workers_answering
+
+    by_state = dict(Memory.objects.values_list("state").annotate(n=Count("id")).order_by())
+    apps = App.objects.aggregate(total=Count("id"), paused=Count("id", filter=Q(is_active=False)))
+    health = {
+        "memories": [(state, by_state.get(state, 0)) for state in Memory.State.values],
+        "uncategorized": Memory.objects.live().filter(categorized_at__isnull=True).count(),
+        "stuck": memories_to_categorize().count(),
+        "last_categorized": Memory.objects.aggregate(at=Max("categorized_at"))["at"],
+        "apps": apps["total"], "paused_apps": apps["paused"],
+        "users": get_user_model().objects.count(),
+        "broker": None, "workers": None,
+    }
+    if settings.REDIS_URL:
+        health["broker"] = redis_ok()
+        health["workers"] = cache.get(WORKERS_CACHE)
+        if health["workers"] is None:
+            health["workers"] = workers_answering() if health["broker"] else 0
+            cache.set(WORKERS_CACHE, health["workers"], WORKERS_EVERY)
+    health["store"] = None if check_store_now else cache.get(STORE_CHECK_CACHE)
+    if health["store"] is None:
+        health["store"] = _store_drift()
+        cache.set(STORE_CHECK_CACHE, health["store"], STORE_CHECK_EVERY)
+    return health
+
+
+def _store_drift() -> dict:
+    from django.utils import timezone
+
+    from memories.upkeep import store_check
+
+    try:
+        report = store_check()
+    except NotImplementedError as exc:
+        return {"at": timezone.now(), "unsupported": str(exc)}
+    return {"at": timezone.now(), "clean": report.clean, "counts": report.counts()}

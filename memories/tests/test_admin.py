@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -311,3 +312,56 @@ def test_the_memory_page_makes_a_constant_number_of_queries(staff_browser, staff
     with django_assert_max_num_queries(16):
         response = staff_browser.get(f"/admin/memories/memory/{memory.pk}/change/")
     assert response.status_code == 200 and "version" in response.content.decode()
+
+
+def _health(page: str) -> str:
+    text = page[page.index('id="system-health"'):]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text[:text.index("</table>")]))
+
+
+def test_the_admin_home_shows_the_systems_health(staff_browser, alice, bob, alice_app, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from memories.models import MemoryVector
+    from memories.services import memories_set_state
+
+    cache.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        categorized = memory_create(user=alice, app=alice_app, text="Booked a flight to Rome", infer=False).memory
+    ids = [memory_create(user=alice, app=alice_app, text=f"note {i}", infer=False).memory.pk for i in range(3)]
+    memory_create(user=bob, app_name="claude", text="Bob rows", infer=False)
+    memories_set_state(memories=Memory.objects.filter(pk=ids[0]), state="paused", actor=alice)
+    memories_set_state(memories=Memory.objects.filter(pk=ids[1]), state="archived", actor=alice)
+    health = _health(staff_browser.get("/admin/").content.decode())
+    assert "Memories 3 active, 1 paused, 1 archived, 0 deleted" in health
+    assert "Uncategorized 4 " in health and "Apps 2 Users 3 " in health  # alice, bob and the staff user
+    categorized.refresh_from_db()
+    assert categorized.categorized_at and "Last categorization never" not in health
+    assert "Broker none: background jobs run in the web process" in health and "Worker not needed" in health
+    assert "Store consistent" in health
+    MemoryVector.objects.filter(pk=ids[2]).delete()  # drift behind the services' back
+    assert "Store consistent" in _health(staff_browser.get("/admin/").content.decode())  # the cached check
+    health = _health(staff_browser.post("/admin/", {"check_store": "Check now"}).content.decode())
+    assert "Store drifted : 1 missing vectors; run manage.py check_store --repair" in health
+
+
+def test_the_admin_home_says_when_the_broker_does_not_answer(staff_browser, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    health = _health(staff_browser.get("/admin/").content.decode())
+    assert "Broker Redis does not answer : categorization waits for it" in health
+    assert "no worker answers" in health
+
+
+@pytest.mark.parametrize("count", [3, 60])
+def test_the_admin_home_makes_a_constant_number_of_queries(staff_browser, alice, alice_app, count,
+                                                           django_assert_max_num_queries):
+    from django.core.cache import cache
+
+    bulk_memories(owner=alice, app=alice_app, count=count)
+    staff_browser.get("/admin/")  # the store check, cached
+    with django_assert_max_num_queries(12):
+        assert staff_browser.get("/admin/").status_code == 200
+    cache.clear()

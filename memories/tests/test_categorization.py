@@ -179,7 +179,10 @@ def test_recategorize_command_and_admin_action(alice, alice_app, staff, capsys, 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis: runs in CI's PostgreSQL + Redis pass")
 @pytest.mark.django_db(transaction=True)
-def test_a_celery_worker_categorizes_after_the_request_returned(alice_client):
+def test_a_celery_worker_categorizes_after_the_request_returned(alice_client, staff):
+    from django.core.cache import cache
+    from django.test import Client
+
     from openmemory.celery import app
 
     app.conf.task_always_eager = False
@@ -201,6 +204,11 @@ def test_a_celery_worker_categorizes_after_the_request_returned(alice_client):
                 break
             time.sleep(0.3)
         assert "travel" in categories
+        cache.clear()
+        browser = Client()
+        browser.force_login(staff)
+        home = browser.get("/admin/").content.decode()
+        assert "Redis answers" in home and "1 answering" in home  # the admin's home sees the worker
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -140,7 +140,7 @@ def test_the_admin_shows_bob_nothing_and_staff_cannot_hand_him_alices_memories(a
     # A staff user editing alice's memory cannot move it to bob's app (owner and app are fixed once made)...
     staff_browser.post(f"/admin/memories/memory/{alices['ids']['memory_id']}/change/",
                        {"content": alices["memory"].content, "owner": bob.pk, "app": bobs_app.pk,
-                        "metadata": '{"zqx": "ZQX-META"}'})
+                        "categories": [str(alices["category"].id)], "metadata": '{"zqx": "ZQX-META"}'})
     # ...nor make a memory of alice's in it.
     staff_browser.post("/admin/memories/memory/add/", {"content": "ZQX again", "owner": alices["memory"].owner_id,
                                                        "app": bobs_app.pk, "metadata": "{}"})

@@ -17,10 +17,7 @@ class Command(BaseCommand):
             report = store_check()
         except NotImplementedError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"missing vectors: {len(report.missing)}  orphan vectors: {len(report.orphans)}  "
-                          f"stale vectors: {len(report.stale)}  memories in another user's app: "
-                          f"{len(report.foreign_apps)}  keyword documents missing or stale: {len(report.unindexed)}  "
-                          f"orphan keyword documents: {len(report.index_orphans)}")
+        self.stdout.write("  ".join(f"{label}: {count}" for label, count in report.counts()))
         if report.clean:
             self.stdout.write("The store is consistent.")
             return

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+
+
+class OpenMemoryAdminSite(admin.AdminSite):
+    """Django's admin, whose home also shows the system's health (stats.selectors.system_health)."""
+
+    site_header = "OpenMemory console"
+    site_title = "OpenMemory"
+    index_title = "Memories, apps and access"
+    site_url = "/"  # "View site": the landing page
+    index_template = "admin/openmemory_index.html"
+
+    def index(self, request, extra_context=None):
+        from stats.selectors import system_health
+
+        check_now = request.method == "POST" and "check_store" in request.POST and request.user.is_staff
+        return super().index(request, {**(extra_context or {}), "health": system_health(check_store_now=check_now)})
+
+
+class OpenMemoryAdminConfig(AdminConfig):
+    default_site = "openmemory.admin_site.OpenMemoryAdminSite"

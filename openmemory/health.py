@@ -1,0 +1,40 @@
+"""Whether the services this server depends on answer: for /healthz and the admin's home."""
+import logging
+
+from django.conf import settings
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+
+def database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception as exc:
+        logger.warning("health: database down: %s", exc)
+        return False
+
+
+def redis_ok() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping())
+    except Exception as exc:
+        logger.warning("health: redis down: %s", exc)
+        return False
+
+
+def workers_answering(timeout: float = 1.0) -> int:
+    """How many Celery workers answer a ping through the broker (0 when none does, or the broker is down)."""
+    from openmemory.celery import app
+
+    if not redis_ok():
+        return 0
+    try:
+        return len(app.control.ping(timeout=timeout) or [])
+    except Exception as exc:
+        logger.warning("health: worker ping failed: %s", exc)
+        return 0
