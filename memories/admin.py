@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,6 +10,8 @@ from django.db.models import Case, Q, Value, When
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 
 from apps_registry.admin import app_label
@@ -200,6 +203,9 @@ class MemoryAdmin(admin.ModelAdmin):
 
 
 def _table(headers, rows):
+    rows = [[localize(timezone.localtime(c)) if isinstance(c, datetime) else c for c in row] for row in rows]
+    if not rows:
+        return "-"
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
     body = format_html_join("", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows))
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)

@@ -201,6 +201,7 @@ def memory_ids_by_relevance(*, query: str, memories: QuerySet[Memory], limit: in
 
 
 RELATED = 5  # related memories a memory's admin page lists
+RELATED_SIMILARITY = 0.2  # the cosine from which another memory is related at all (unrelated ones: about 0)
 
 
 def memories_related(*, memory: Memory, limit: int = RELATED) -> list[tuple[Memory, float]]:
@@ -210,6 +211,6 @@ def memories_related(*, memory: Memory, limit: int = RELATED) -> list[tuple[Memo
 
     others = Memory.objects.filter(owner_id=memory.owner_id).live().exclude(pk=memory.pk)
     hits = get_engine().search(query=memory.content, user_id=memory.owner.get_username(), allowed=others,
-                               limit=limit)
+                               limit=limit, threshold=RELATED_SIMILARITY)
     found = {str(m.pk): m for m in Memory.objects.select_related("app").filter(pk__in=[h.id for h in hits])}
     return [(found[hit.id], hit.score) for hit in hits if hit.id in found]

@@ -10,6 +10,8 @@ class OpenMemoryAdminSite(admin.AdminSite):
     index_title = "Memories, apps and access"
     site_url = "/"  # "View site": the landing page
     index_template = "admin/openmemory_index.html"
+    # The breadcrumbs lead home: the sidebar's 280 px go to the memory list's columns (readable at 1024 px).
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         from stats.selectors import system_health
