@@ -9,6 +9,7 @@ from apps_registry.services import app_get_or_create
 from mcp_bridge.identity import Identity, executor
 from openmemory.authentication import LOOPBACK, key_from_header, local_user_for
 from openmemory.errors import NotAuthenticated
+from openmemory.oauth import access_token_user, resource_metadata_url
 from openmemory.services import token_lookup, user_acted_for
 
 
@@ -25,11 +26,30 @@ def token_from_scope(scope) -> str | None:
     return token_in_query(scope)
 
 
-def _identity(key: str | None, user_id: str, client: str, address: str | None) -> Identity:
+def base_url(scope) -> str:
+    """This server's origin as the client sees it (the scheme a TLS proxy reports, as Django reads it)."""
+    headers = dict(scope.get("headers") or [])
+    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme"), scope.get("scheme") or "http")
+    proxy = settings.SECURE_PROXY_SSL_HEADER
+    if proxy and headers.get(proxy[0].removeprefix("HTTP_").lower().replace("_", "-").encode()) == proxy[1].encode():
+        scheme = "https"
+    return f"{scheme}://{headers.get(b'host', b'').decode('latin-1')}"
+
+
+def challenge(scope) -> str:
+    """Where an OAuth client learns how to get a token for this MCP URL (RFC 9728), for the 401's challenge."""
+    return resource_metadata_url(base_url(scope), scope["path"].rstrip("/"))
+
+
+def _identity(key: str | None, user_id: str, client: str, address: str | None, url: str = "") -> Identity:
     if key:
         token = token_lookup(key)
         if token is None:
-            raise NotAuthenticated("Invalid or revoked API token.")
+            # An OAuth access token (a client that signed in): it acts for its user, on this server's MCP only.
+            if (user := access_token_user(key, url)) is None:
+                raise NotAuthenticated("Invalid, expired or revoked token: sign in again, or send a valid API token.")
+            return Identity(user=user_acted_for(caller=user, token=None, user_id=user_id),
+                            app=app_get_or_create(owner=user, name=client))
         user = user_acted_for(caller=token.user, token=token, user_id=user_id)
     elif settings.OPENMEMORY_LOCAL_NO_AUTH and address in LOOPBACK:
         user = local_user_for(user_id)
@@ -42,7 +62,7 @@ async def identity_for(scope) -> Identity:
     kwargs = scope["url_route"]["kwargs"]
     address = (scope.get("client") or [None])[0]
     return await sync_to_async(_checked_identity, thread_sensitive=False, executor=executor)(
-        token_from_scope(scope), kwargs["user_id"], kwargs["client"], address)
+        token_from_scope(scope), kwargs["user_id"], kwargs["client"], address, base_url(scope) + scope["path"])
 
 
 def _checked_identity(*args) -> Identity:

@@ -23,7 +23,7 @@ from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
-from mcp_bridge.auth import identity_for, token_in_query
+from mcp_bridge.auth import challenge, identity_for, token_in_query
 from mcp_bridge.identity import current
 from mcp_bridge.security import check_host_and_origin
 from mcp_bridge.tools import server
@@ -54,11 +54,13 @@ async def send_json(send, status: int, body: dict, headers: list[tuple[bytes, by
     await send({"type": "http.response.body", "body": data})
 
 
-async def _send_error(send, error: ApplicationError) -> None:
+async def _send_error(send, error: ApplicationError, scope=None) -> None:
     headers = []
     if error.status_code == 401:
-        # RFC 6750's challenge. The sentence travels in the body too: clients show one or the other.
-        headers.append((b"www-authenticate", f'Bearer realm="openmemory", error="invalid_token", '
+        # RFC 6750's challenge, naming where OAuth clients find how to sign in (RFC 9728, the MCP authorization
+        # spec). The sentence travels in the body too: clients show one or the other.
+        metadata = f'resource_metadata="{challenge(scope)}", ' if scope else ""
+        headers.append((b"www-authenticate", f'Bearer realm="openmemory", {metadata}error="invalid_token", '
                                              f'error_description="{error.message}"'.encode()))
     await send_json(send, error.status_code, {"detail": error.message, "code": error.code}, headers)
 
@@ -118,7 +120,7 @@ def _bound(handler, *, methods: tuple[str, ...], refusal: str):
         except (OperationalError, InterfaceError) as exc:
             return await _answer_unavailable(scope, receive, send, database_unavailable(exc))
         except ApplicationError as error:
-            return await _send_error(send, error)
+            return await _send_error(send, error, scope)
         token = current.set(identity)
         try:
             await handler(identity, scope, receive, _json_errors(send))

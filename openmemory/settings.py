@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps_registry",
     "stats",
     "mcp_bridge",
+    "oauth2_provider",  # after ours: openmemory's templates (login, consent, connected clients) come first
 ]
 
 MIDDLEWARE = [
@@ -225,6 +226,35 @@ REST_FRAMEWORK = {
     "UNICODE_JSON": False,
 }
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
+
+# MCP clients connect by OAuth 2.1 (the MCP authorization spec): django-oauth-toolkit is the authorization server;
+# people sign in with Django's login and approve each client once. Static API tokens keep working beside it.
+LOGIN_URL = "login"
+OAUTH2_PROVIDER = {
+    "SCOPES": {"memories": "read and write your memories"},
+    "DEFAULT_SCOPES": ["memories"],
+    "PKCE_REQUIRED": True,
+    # RFC 9700: S256 only, no implicit or password grant, and what the metadata advertises says so.
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
+    # Dynamic client registration (RFC 7591) open to any client, as MCP clients register themselves; what a
+    # client registers is checked by openmemory.oauth.ClientRegistration (http only for loopback).
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "ALLOW_LOCALHOST_LOOPBACK": True,  # RFC 8252: a CLI client's loopback redirect may use any port
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=3600),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a refresh token used twice revokes the whole family
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 60 * 60 * 24 * 90,
+    "REQUEST_APPROVAL_PROMPT": "auto",  # consent remembered per client while it holds a valid token
+    "OAUTH2_PROTECTED_RESOURCE_NAME": "OpenMemory MCP",
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenMemory (Django)",

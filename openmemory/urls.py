@@ -1,8 +1,11 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from oauth2_provider import urls as oauth_urls
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from openmemory import views
+from openmemory.oauth import ClientRegistration
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +15,12 @@ urlpatterns = [
     path("api/v1/", include("openmemory.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
+    # OAuth 2.1 for MCP clients: metadata at the root (RFC 8414, RFC 9728), the endpoints under /o/.
+    path("", include((oauth_urls.metadata_urlpatterns, "oauth2_provider_metadata"))),
+    path("o/register/", ClientRegistration.as_view(), name="dcr-register"),
+    path("o/", include("oauth2_provider.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="openmemory/redoc.html"), name="redoc"),
 ]
 

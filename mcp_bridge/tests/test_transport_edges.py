@@ -31,7 +31,11 @@ def test_a_post_to_the_sse_url_is_a_405_so_http_first_clients_fall_back(uvicorn_
 def test_a_bad_token_gets_our_sentence(uvicorn_server, alice):
     response = httpx2.post(f"{uvicorn_server}/mcp/x/http/alice?token=om_wrong", json=INIT, headers=ACCEPT)
     assert response.status_code == 401
-    assert response.json() == {"detail": "Invalid or revoked API token.", "code": "not_authenticated"}
+    assert response.json() == {"detail": "Invalid, expired or revoked token: sign in again, or send a valid API "
+                                         "token.", "code": "not_authenticated"}
+    # Where OAuth clients learn how to sign in instead (RFC 9728), in RFC 6750's challenge.
+    assert f'resource_metadata="{uvicorn_server}/.well-known/oauth-protected-resource/mcp/x/http/alice"' in (
+        response.headers["www-authenticate"])
 
 
 @pytest.mark.parametrize("headers, body, status, sentence", [

@@ -1,0 +1,70 @@
+"""OAuth 2.1 for MCP clients (the MCP authorization spec), on django-oauth-toolkit: what is ours is the policy
+on what a client may register, and how an MCP request's bearer token becomes a user."""
+import hashlib
+import json
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.http import JsonResponse
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.views import DynamicClientRegistrationView
+
+LOOPBACK_HOSTS = {"localhost"}
+MCP_SCOPE = "memories"
+
+
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redirect_uri_problem(uri) -> str | None:
+    """Why a client may not register this redirect URI: https anywhere, http only back to this machine (what CLI
+    and desktop clients listen on, RFC 8252); None when it is fine."""
+    if not isinstance(uri, str):
+        return "Each redirect_uri must be a string."
+    parts = urlsplit(uri)
+    if parts.fragment:
+        return f"The redirect_uri {uri!r} has a fragment, which OAuth forbids."
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and _loopback(parts.hostname):
+        return None
+    return (f"The redirect_uri {uri!r} is not allowed: use https, or http to a loopback address (127.0.0.1, [::1] "
+            "or localhost).")
+
+
+class ClientRegistration(DynamicClientRegistrationView):
+    """RFC 7591 registration open to any client (MCP clients register themselves), with our redirect rule."""
+
+    def post(self, request, *args, **kwargs):
+        try:
+            metadata = json.loads(request.body or b"{}")
+        except ValueError:
+            metadata = None
+        if isinstance(metadata, dict) and isinstance(metadata.get("redirect_uris"), list):
+            for uri in metadata["redirect_uris"]:
+                if problem := redirect_uri_problem(uri):
+                    return JsonResponse({"error": "invalid_redirect_uri", "error_description": problem}, status=400)
+        return super().post(request, *args, **kwargs)
+
+
+def access_token_user(key: str, resource_url: str):
+    """The user an OAuth access token acts for at `resource_url` (an MCP URL of this server), or None: unknown,
+    expired, revoked, without the memories scope, or issued for another resource (RFC 8707)."""
+    token = (get_access_token_model().objects.select_related("user", "application")
+             .filter(token_checksum=hashlib.sha256(key.encode()).hexdigest()).first())
+    if token is None or not token.is_valid([MCP_SCOPE]) or not token.allows_audience(resource_url):
+        return None
+    return token.user
+
+
+def resource_metadata_url(base_url: str, path: str) -> str:
+    """Where an MCP URL's protected-resource metadata is (RFC 9728: the well-known name before the path)."""
+    return f"{base_url}/.well-known/oauth-protected-resource{path}"
