@@ -6,6 +6,7 @@
 // Prints {"results": [...], "scope": "..."} at the end, or {"error": "..."}.
 import readline from "node:readline";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { runCalls } from "./calls.mjs";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -41,15 +42,7 @@ try {
     client = new Client({ name: "openmemory-tests-ts-oauth", version: "1.0.0" });
     await client.connect(transport());
   }
-  const results = [];
-  for (const [name, args] of spec.calls) {
-    if (name === "__list__") {
-      results.push({ tools: (await client.listTools()).tools.map((tool) => tool.name) });
-    } else {
-      const result = await client.callTool({ name, arguments: args || {} });
-      results.push({ isError: Boolean(result.isError), text: result.content?.[0]?.text ?? "" });
-    }
-  }
+  const results = await runCalls(client, spec.calls);
   console.log(JSON.stringify({ results, scope: stored.tokens?.scope, refresh: Boolean(stored.tokens?.refresh_token) }));
   await client.close();
   process.exit(0);

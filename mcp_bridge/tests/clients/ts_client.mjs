@@ -2,6 +2,7 @@
 //   node ts_client.mjs '{"transport": "http|sse|ws", "url": "...", "headers": {...}, "calls": [["tool", {args}], ...]}'
 // Prints one JSON object: {"results": [...]} (a call named "__list__" lists the tools), or {"error": "..."}.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { runCalls } from "./calls.mjs";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { WebSocketClientTransport } from "@modelcontextprotocol/sdk/client/websocket.js";
@@ -28,15 +29,7 @@ function transport() {
 const client = new Client({ name: "openmemory-tests-ts", version: "1.0.0" });
 try {
   await client.connect(transport());
-  const results = [];
-  for (const [name, args] of spec.calls) {
-    if (name === "__list__") {
-      results.push({ tools: (await client.listTools()).tools.map((tool) => tool.name) });
-    } else {
-      const result = await client.callTool({ name, arguments: args || {} });
-      results.push({ isError: Boolean(result.isError), text: result.content?.[0]?.text ?? "" });
-    }
-  }
+  const results = await runCalls(client, spec.calls);
   console.log(JSON.stringify({ results }));
   await client.close();
   process.exit(0);
