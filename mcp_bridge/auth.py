@@ -9,7 +9,7 @@ from apps_registry.services import app_get_or_create
 from mcp_bridge.identity import Identity, executor
 from openmemory.authentication import LOOPBACK, key_from_header, local_user_for
 from openmemory.errors import NotAuthenticated
-from openmemory.oauth import access_token_user, resource_metadata_url
+from openmemory.oauth import access_token, resource_metadata_url
 from openmemory.services import token_lookup, user_acted_for
 
 
@@ -45,11 +45,14 @@ def _identity(key: str | None, user_id: str, client: str, address: str | None, u
     if key:
         token = token_lookup(key)
         if token is None:
-            # An OAuth access token (a client that signed in): it acts for its user, on this server's MCP only.
-            if (user := access_token_user(key, url)) is None:
+            # An OAuth access token (a client that signed in): it acts for its user (403 on another user's path,
+            # as a static token), at the MCP URL it was issued for (RFC 8707: 401 elsewhere).
+            if (oauth := access_token(key)) is None:
                 raise NotAuthenticated("Invalid, expired or revoked token: sign in again, or send a valid API token.")
-            return Identity(user=user_acted_for(caller=user, token=None, user_id=user_id),
-                            app=app_get_or_create(owner=user, name=client))
+            user = user_acted_for(caller=oauth.user, token=None, user_id=user_id)
+            if not oauth.allows_audience(url):
+                raise NotAuthenticated("This token was issued for another resource: sign in for this URL.")
+            return Identity(user=user, app=app_get_or_create(owner=user, name=client))
         user = user_acted_for(caller=token.user, token=token, user_id=user_id)
     elif settings.OPENMEMORY_LOCAL_NO_AUTH and address in LOOPBACK:
         user = local_user_for(user_id)

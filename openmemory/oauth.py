@@ -55,14 +55,11 @@ class ClientRegistration(DynamicClientRegistrationView):
         return super().post(request, *args, **kwargs)
 
 
-def access_token_user(key: str, resource_url: str):
-    """The user an OAuth access token acts for at `resource_url` (an MCP URL of this server), or None: unknown,
-    expired, revoked, without the memories scope, or issued for another resource (RFC 8707)."""
+def access_token(key: str):
+    """The OAuth access token with this value, if it is unexpired, unrevoked and for the memories scope."""
     token = (get_access_token_model().objects.select_related("user", "application")
              .filter(token_checksum=hashlib.sha256(key.encode()).hexdigest()).first())
-    if token is None or not token.is_valid([MCP_SCOPE]) or not token.allows_audience(resource_url):
-        return None
-    return token.user
+    return token if token is not None and token.is_valid([MCP_SCOPE]) else None
 
 
 def resource_metadata_url(base_url: str, path: str) -> str:

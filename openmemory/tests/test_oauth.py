@@ -115,16 +115,17 @@ def test_the_whole_flow_gives_a_token_for_the_signed_in_users_memories(uvicorn_s
 
     memory = Memory.objects.select_related("owner", "app").get(pk=memory_id)
     assert (memory.owner.username, memory.app.name) == ("alice", "claude-code")  # the user who signed in
-    # Bob's path with alice's token: refused, as with a static token.
-    assert mcp_status(f"{uvicorn_server}/mcp/claude-code/http/bob", tokens["access_token"]) == 401  # another resource
-    bobs_path_same_resource = f"{uvicorn_server}/mcp/claude-code/http/alice/../bob"
-    assert mcp_status(bobs_path_same_resource, tokens["access_token"]) in (401, 403, 404)
+    # Bob's path with alice's token: forbidden, as with a static token.
+    bobs = httpx2.post(f"{uvicorn_server}/mcp/claude-code/http/bob", json=INIT,
+                       headers={**ACCEPT, "Authorization": f"Bearer {tokens['access_token']}"})
+    assert bobs.status_code == 403 and "belongs to 'alice', not to 'bob'" in bobs.json()["detail"]
 
 
 def test_a_token_for_another_resource_is_refused(uvicorn_server, person):
     mine = f"{uvicorn_server}/mcp/claude/http/alice"
     _, tokens = signed_in_client(uvicorn_server, "https://other.example/mcp")
-    assert mcp_status(mine, tokens["access_token"]) == 401
+    refused = httpx2.post(mine, json=INIT, headers={**ACCEPT, "Authorization": f"Bearer {tokens['access_token']}"})
+    assert refused.status_code == 401 and "issued for another resource" in refused.json()["detail"]
     _, tokens = signed_in_client(uvicorn_server, mine)
     assert mcp_status(mine, tokens["access_token"]) == 200
     sse = httpx2.get(f"{uvicorn_server}/mcp/claude/sse/alice", headers={"Authorization": f"Bearer {tokens['access_token']}"})
