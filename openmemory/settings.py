@@ -239,6 +239,9 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # OAuth tokens in headers only (?token= is for API tokens)
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207: the issuer named in the authorization response
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens stored hashed
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_basic", "client_secret_post"],
@@ -256,6 +259,9 @@ OAUTH2_PROVIDER = {
     "REQUEST_APPROVAL_PROMPT": "auto",  # consent remembered per client while it holds a valid token
     "OAUTH2_PROTECTED_RESOURCE_NAME": "OpenMemory MCP",
 }
+# RFC 9700 warns of http redirect URIs; RFC 8252's loopback callbacks (what CLI clients use) need them, and
+# registration (openmemory.oauth.ClientRegistration) allows http for loopback addresses only.
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenMemory (Django)",
