@@ -12,21 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 import zipfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-corpus-"))
-os.environ.setdefault("SECRET_KEY", "bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-os.environ["API_THROTTLE_RATE"] = "10000000/min"
-import django  # noqa: E402
+from benchsetup import ROOT, django_setup
 
-django.setup()
+django_setup("om-corpus-", unthrottled=True)
 import httpx2  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 

@@ -10,22 +10,11 @@ import collections
 import json
 import os
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
+from benchsetup import django_setup
 
-
-def setup():
-    """Django on a database of its own (done only when run as a script: the tests import load_labelled)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-bench-"))
-    os.environ.setdefault("SECRET_KEY", "bench")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-    import django
-
-    django.setup()
 
 TEXTS = ["Booked a flight to Rome for the conference in May", "My daughter starts school next week",
          "The Python script crashes with a KeyError", "I'm allergic to peanuts", "My salary went up by 10%"]
@@ -107,7 +96,6 @@ def main():
     user = user_get_or_create(username=f"bench-{time.time()}")
     app = app_get_or_create(owner=user, name="bench")
     celery_app.conf.task_always_eager = False  # no on-commit categorization while loading
-    from memories.categorization import categorize_on_commit  # noqa: F401
     memories = [memory_create(user=user, app=app, text=f"{TEXTS[i % 5]} #{i}", infer=False).memory for i in range(200)]
     rate("offline (embedding similarity)", memories)
     os.environ["BENCH_LLM_KEY"] = "sk-bench"
@@ -130,5 +118,5 @@ if __name__ == "__main__":
     parser.add_argument("--heldout", action="store_true", help="the offline categorizer on the labelled set")
     parser.add_argument("--show-misses", action="store_true", help="with --heldout: each memory not all right")
     args = parser.parse_args()
-    setup()
+    django_setup()  # only when run as a script: the tests import load_labelled
     heldout(args.show_misses) if args.heldout else main()

@@ -4,23 +4,15 @@
 Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database.
 """
 import argparse
-import os
 import random
 import resource
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-bench-"))
-os.environ.setdefault("SECRET_KEY", "bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
+from benchsetup import django_setup
+
 started = time.perf_counter()
-import django  # noqa: E402
-
-django.setup()
+django_setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 

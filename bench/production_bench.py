@@ -7,20 +7,11 @@ the seconds from the service's return until every request succeeds again).
 Needs redis-server and pgserver (.ci/pgvector-server installs it).
 """
 import argparse
-import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-prodbench-"))
-os.environ.setdefault("SECRET_KEY", "bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-import django  # noqa: E402
+from benchsetup import django_setup
 
-django.setup()
+django_setup("om-prodbench-")
 from openmemory.tests.topology import Load, Topology, during, figures, recovered_after  # noqa: E402
 
 KINDS = ["rest-create", "rest-search", "mcp-add:http-legacy", "mcp-search:http-legacy", "mcp-add:sse",

@@ -14,21 +14,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-retrieval-"))
-os.environ.setdefault("SECRET_KEY", "bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-os.environ["API_THROTTLE_RATE"] = "10000000/min"
-import django  # noqa: E402
+from benchsetup import ROOT, django_setup
 
-django.setup()
+django_setup("om-retrieval-", unthrottled=True)
 import httpx2  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchsetup import django_setup
+
 HERE = Path(__file__).resolve().parents[1]
 PORT = 8799
 BASE = f"http://127.0.0.1:{PORT}"
@@ -38,16 +40,6 @@ def latencies(label: str, samples: list[float]) -> None:
     record(f"{label} p50", statistics.median(samples), "ms")
     record(f"{label} p95", samples[max(0, int(len(samples) * 0.95) - 1)], "ms")
 
-
-def setup_django(root: Path) -> None:
-    sys.path.insert(0, str(root))
-    os.environ.setdefault("OPENMEMORY_DATA_DIR", tempfile.mkdtemp(prefix="om-bench-"))
-    os.environ.setdefault("SECRET_KEY", "bench")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-    os.environ["API_THROTTLE_RATE"] = "10000000/min"
-    import django
-
-    django.setup()
 
 
 def load(size: int, list_size: int):
@@ -248,7 +240,7 @@ def run(args) -> None:
     import httpx2
 
     root = Path(args.root).resolve()
-    setup_django(root)
+    django_setup(root=root, unthrottled=True)
     from django.db import connection
 
     TOKEN = load(args.size, args.list_size)
