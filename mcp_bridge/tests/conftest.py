@@ -22,10 +22,12 @@ def _database_url() -> str:
 
 
 @contextlib.contextmanager
-def running_server(kind: str, extra_env: dict | None = None, processes: list | None = None):
-    """A server on the test database; yields its base URL. `processes`, when given, receives the process."""
+def running_server(kind: str, extra_env: dict | None = None, processes: list | None = None,
+                   database_url: str | None = None):
+    """A server on the test database (or `database_url`); yields its base URL. `processes`, when given, receives
+    the process."""
     port = free_port()
-    process = start_server(kind, port, app_env(_database_url(), extra_env))
+    process = start_server(kind, port, app_env(database_url or _database_url(), extra_env))
     if processes is not None:
         processes.append(process)
     try:

@@ -18,8 +18,7 @@ from mcp_bridge.tests.conftest import mcp_client, running_server
 from memories.categorization import content_digest
 from memories.models import Memory
 from memories.tests.factories import bulk_memories
-from openmemory.tests.servers import (PostgresServer, RedisServer, app_env, free_port, migrate, start_celery,
-                                      start_server, stop)
+from openmemory.tests.servers import PostgresServer, RedisServer, app_env, free_port, migrate, start_celery, stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
 on_postgresql = pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"),
@@ -172,13 +171,11 @@ def _token_on(database_url: str, user: str) -> str:
 
 @on_postgresql
 def test_a_postgresql_outage_answers_503_and_recovers_at_once(own_postgres):
-    token = _token_on(own_postgres.url, "carol")
-    port = free_port()
-    web = start_server("uvicorn", port, app_env(own_postgres.url))
-    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Token {token}"}
+    token, web = _token_on(own_postgres.url, "carol"), []
+    auth = {"Authorization": f"Token {token}"}
     rpc = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "list_memories", "arguments": {}}}
     mcp_headers = {**auth, "Accept": "application/json, text/event-stream"}
-    try:
+    with running_server("uvicorn", processes=web, database_url=own_postgres.url) as base:
         assert httpx2.get(f"{base}/api/v1/memories/", headers=auth).status_code == 200
         own_postgres.stop()
         rest = httpx2.get(f"{base}/api/v1/memories/", headers=auth, timeout=30)
@@ -193,19 +190,15 @@ def test_a_postgresql_outage_answers_503_and_recovers_at_once(own_postgres):
         while httpx2.get(f"{base}/api/v1/memories/", headers=auth, timeout=30).status_code != 200:
             assert time.perf_counter() - started < 5
         assert httpx2.post(f"{base}/mcp/x/http/carol", json=rpc, headers=mcp_headers).json()["result"]["isError"] is False
-        assert "Traceback" not in web.log_path.read_text() and " 500 " not in web.log_path.read_text()
-    finally:
-        stop(web)
+        assert "Traceback" not in web[0].log_path.read_text() and " 500 " not in web[0].log_path.read_text()
 
 
 @on_postgresql
 def test_an_sse_request_refused_for_an_outage_is_answered_not_left_waiting(own_postgres):
     token = _token_on(own_postgres.url, "carol")
-    port = free_port()
-    web = start_server("uvicorn", port, app_env(own_postgres.url))
 
-    async def run():
-        async with mcp_client(f"http://127.0.0.1:{port}", "sse", client="x", user_id="carol", token=token) as client:
+    async def run(base):
+        async with mcp_client(base, "sse", client="x", user_id="carol", token=token) as client:
             await client.list_tools()
             own_postgres.stop()
             try:
@@ -215,19 +208,15 @@ def test_an_sse_request_refused_for_an_outage_is_answered_not_left_waiting(own_p
             finally:
                 own_postgres.start()
 
-    try:
-        error = asyncio.run(run())
-        assert not isinstance(error, asyncio.TimeoutError), "the SSE request was left waiting"
-        assert "database is unavailable" in str(error)
-    finally:
-        stop(web)
+    with running_server("uvicorn", database_url=own_postgres.url) as base:
+        error = asyncio.run(run(base))
+    assert not isinstance(error, asyncio.TimeoutError), "the SSE request was left waiting"
+    assert "database is unavailable" in str(error)
 
 
 @on_postgresql
 def test_connections_stay_bounded_under_a_burst(own_postgres):
     token = _token_on(own_postgres.url, "carol")
-    port = free_port()
-    web = start_server("uvicorn", port, app_env(own_postgres.url, {"DATABASE_POOL_SIZE": "5"}))
     peak, stop_watching = [0], threading.Event()
 
     def watch():
@@ -236,20 +225,19 @@ def test_connections_stay_bounded_under_a_burst(own_postgres):
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = 'openmemory' AND pid <> pg_backend_pid()")))
             time.sleep(0.05)
 
-    def burst(i):
-        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {token}"},
-                           timeout=60) as http:
+    def burst(base):
+        with httpx2.Client(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=60) as http:
             return [http.get("/api/v1/memories/").status_code for _ in range(40)]
 
     watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        with ThreadPoolExecutor(16) as pool:
-            statuses = [s for batch in pool.map(burst, range(16)) for s in batch]
-    finally:
-        stop_watching.set()
-        watcher.join()
-        stop(web)
+    with running_server("uvicorn", {"DATABASE_POOL_SIZE": "5"}, database_url=own_postgres.url) as base:
+        watcher.start()
+        try:
+            with ThreadPoolExecutor(16) as pool:
+                statuses = [s for batch in pool.map(burst, [base] * 16) for s in batch]
+        finally:
+            stop_watching.set()
+            watcher.join()
     assert set(statuses) == {200}  # 640 requests, 16 at a time, on a server that allows 30 connections
     assert peak[0] <= 5
 
