@@ -6,8 +6,15 @@ from rest_framework.test import APIClient
 @pytest.fixture(autouse=True)
 def categorize_in_the_committing_thread(settings):
     """In this process, categorizing (without a broker) runs right after the commit, as before, so that what a test
-    does next never races it; servers the tests start keep the background default (a test covers it)."""
+    does next never races it; servers the tests start keep the background default (a test covers it). Celery's
+    eagerness is put back after each test: a test that sends tasks to a broker of its own must not leave every
+    later test's categorization going to a broker that is not there."""
+    from openmemory.celery import app
+
     settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND = False
+    eager = app.conf.task_always_eager
+    yield
+    app.conf.task_always_eager = eager
 
 
 @pytest.fixture

@@ -17,11 +17,8 @@ def fake_llm(db, monkeypatch):
 
 @pytest.fixture
 def tasks_in_process():
-    """Celery tasks run in this process (in the thread that commits: the root conftest), even when REDIS_URL names
-    a broker (CI's second pass)."""
+    """Celery tasks run in this process (in the thread that commits: the root conftest, which also puts the setting
+    back after the test), even when REDIS_URL names a broker (CI's second pass)."""
     from openmemory.celery import app
 
-    eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = eager

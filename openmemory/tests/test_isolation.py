@@ -16,7 +16,7 @@ from apps_registry.models import AccessControl, ArchivePolicy
 from apps_registry.services import app_get_or_create
 from mcp_bridge.tests.conftest import mcp_client
 from memories.models import Category, Memory
-from memories.services import memory_create, memory_search
+from memories.services import memory_create, memory_search, memory_set_categories
 
 MARK = "zqx"  # in everything of alice's that bob could learn: content, app, category, metadata
 
@@ -27,7 +27,7 @@ def alices(alice):
     memory = memory_create(user=alice, app=app, text="Alice keeps the spare key under the blue flowerpot (ZQX)",
                            metadata={"zqx": "ZQX-META"}, infer=False).memory
     category = Category.objects.create(name="zqx-alice-cat")
-    memory.categories.add(category)
+    memory_set_categories(memory=memory, categories=[category])  # hers alone, whatever the categorizer gave
     memory_search(user=alice, app=app, query="key")  # an access-log row
     rule = AccessControl.objects.create(app=app, memory=memory, effect="allow")
     policy = ArchivePolicy.objects.create(owner=alice, criteria_type="app", criteria_id=app.id, days_to_archive=30)
