@@ -41,7 +41,7 @@ def challenge(scope) -> str:
     return resource_metadata_url(base_url(scope), scope["path"].rstrip("/"))
 
 
-def _identity(key: str | None, user_id: str, client: str, address: str | None, url: str = "") -> Identity:
+def _identity(key: str | None, user_id: str, client: str, address: str | None, url: str) -> Identity:
     if key:
         token = token_lookup(key)
         if token is None:

@@ -83,7 +83,6 @@ class MemoryAdmin(admin.ModelAdmin):
     search_fields = ["content"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]  # new memories on top
-    list_select_related = ["owner", "app__owner"]
     show_full_result_count = False  # no second COUNT(*) over every memory on each page
     list_per_page = 50
     fields = ["content", "owner", "app", "state", "categories", "metadata", "created_at", "updated_at",
@@ -108,7 +107,9 @@ class MemoryAdmin(admin.ModelAdmin):
         self.message_user(request, "Categorization queued.", messages.SUCCESS)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_categories()
+        # Owner and app (with its owner) joined for the list and the memory page alike; with this, the changelist
+        # applies no list_select_related of its own.
+        return super().get_queryset(request).select_related("owner", "app__owner").with_categories()
 
     def get_search_results(self, request, queryset, search_term):
         """The engine's search (meaning and words, per owner), best first, with the substring match kept for

@@ -2,6 +2,7 @@
 import contextlib
 import logging
 import re
+import time
 import uuid
 from datetime import timedelta
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from memories.models import (Category, Config, Memory, MemoryAccessLog, MemoryCh
 from memories.rules import memory_text_check, metadata_check
 from memories.selectors import CONFIG_KEY, app_has_access_rules, config_current, memories_readable_by_app
 from openmemory.errors import ApplicationError, Conflict
+from openmemory.logs import redact
 
 logger = logging.getLogger(__name__)
 
@@ -318,9 +320,6 @@ class ConfigCheck:
 def config_check() -> list[ConfigCheck]:
     """One tiny call to the configured embedder and one to the LLM (if any), each reported in a sentence: what
     answered and how fast, or what went wrong (the provider's own words, secrets masked)."""
-    import time
-
-    from openmemory.logs import redact
 
     def failed(part: str, exc: Exception) -> ConfigCheck:
         cause = exc.__cause__ or exc

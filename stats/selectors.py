@@ -1,8 +1,14 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
+from django.core.cache import cache
+from django.db.models import Count, Max, Q
+from django.utils import timezone
 
 from apps_registry.models import App
 from apps_registry.selectors import apps_with_counts
 from memories.models import Memory
+from openmemory.health import redis_ok, workers_answering
 
 
 def user_stats(*, user: AbstractUser) -> tuple[list[App], int]:
@@ -20,13 +26,7 @@ def system_health(*, check_store_now: bool = False) -> dict:
     """What the admin's home shows: memories by state, uncategorized ones, apps, users, the last categorization,
     whether the broker and a worker answer, and the store's drift (check_store's counts, cached for
     STORE_CHECK_EVERY seconds, as it reads every memory). A constant number of queries."""
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.cache import cache
-    from django.db.models import Count, Max, Q
-
     from memories.categorization import memories_to_categorize
-    from openmemory.health import redis_ok, workers_answering
 
     by_state = dict(Memory.objects.values_list("state").annotate(n=Count("id")).order_by())
     apps = App.objects.aggregate(total=Count("id"), paused=Count("id", filter=Q(is_active=False)))
@@ -53,8 +53,6 @@ def system_health(*, check_store_now: bool = False) -> dict:
 
 
 def _store_drift() -> dict:
-    from django.utils import timezone
-
     from memories.upkeep import store_check
 
     try:

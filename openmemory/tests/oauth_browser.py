@@ -3,7 +3,6 @@ login form and approves the consent page, as someone at a browser would. Returns
 browser back (the client's redirect URI with the code)."""
 import html
 import re
-from urllib.parse import urljoin
 
 import httpx2
 
@@ -21,23 +20,19 @@ def sign_in(browser: httpx2.Client, base: str, username: str, password: str) -> 
     assert response.status_code == 302, "the sign-in failed"
 
 
-def consent_page(browser: httpx2.Client, authorization_url: str) -> httpx2.Response:
-    return browser.get(authorization_url)
-
-
 def approve(base: str, authorization_url: str, username: str, password: str, *, allow: bool = True) -> str:
     """Sign in, read the consent page, press Allow (or Deny); the Location the server answers with."""
     with httpx2.Client(follow_redirects=False, timeout=30) as browser:
         first = browser.get(authorization_url)
         assert first.status_code == 302 and "/accounts/login/" in first.headers["location"], first.text[:300]
         sign_in(browser, base, username, password)
-        consent = consent_page(browser, authorization_url)
+        consent = browser.get(authorization_url)
         if consent.status_code == 302:  # consent remembered for this client
             return consent.headers["location"]
         assert consent.status_code == 200 and 'id="consent"' in consent.text, consent.text[:500]
         fields = form_fields(consent.text)
         if allow:
             fields["allow"] = "Allow"
-        answer = browser.post(urljoin(str(consent.url), ""), data=fields)
+        answer = browser.post(consent.url, data=fields)  # the form posts back to the page's own URL
         assert answer.status_code == 302, answer.text[:500]
         return answer.headers["location"]
