@@ -13,11 +13,13 @@ import contextvars
 import json
 import logging
 import time
+import uuid
 from urllib.parse import parse_qs, quote
 
 import mcp_types as types
 from django.db import InterfaceError, OperationalError
 from mcp.shared.message import SessionMessage
+from redis.exceptions import RedisError
 
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -25,6 +27,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from mcp_bridge.auth import challenge, identity_for, token_in_query
 from mcp_bridge.identity import current
+from mcp_bridge.relay import channel as relay_channel, relay
 from mcp_bridge.security import check_host_and_origin
 from mcp_bridge.tools import server
 from openmemory.errors import ApplicationError, DatabaseUnavailable, database_unavailable
@@ -137,21 +140,14 @@ async def _answer_unavailable(scope, receive, send, error: DatabaseUnavailable) 
     body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32000, "message": error.message,
                                                            "data": {"code": error.code}}}
     if request_id is not None:
-        await sse.answer(parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_id", [""])[0],
-                         request_id, error)
+        await sse.answer(_session_id(scope), request_id, error)
     await send_json(send, 503, body, [(b"retry-after", str(error.retry_after).encode())])
 
 
 async def _request_id(receive):
     """The id of the JSON-RPC request in the body (None for a notification or a body that is not one)."""
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body") or len(body) > 2**20:
-            break
     try:
-        request = json.loads(body)
+        request = json.loads(await _body(receive, 2**20) or b"")
     except ValueError:
         return None
     return request.get("id") if isinstance(request, dict) else None
@@ -180,16 +176,17 @@ class _StreamableHttp:
 
 
 def _announced(send, token: str | None, on_session):
-    """Watch for the `endpoint` event: note the session id it announces, and put the stream's ?token= into the
-    message URL (the SDK announces it without the query string, and a client that authenticates with ?token=
-    cannot set headers: without it every message it posts is refused)."""
+    """Watch for the `endpoint` event: note the session id it announces (awaited before the client learns it, so
+    that the session can take messages from the first), and put the stream's ?token= into the message URL (the
+    SDK announces it without the query string, and a client that authenticates with ?token= cannot set headers:
+    without it every message it posts is refused)."""
     pending = [True]
 
     async def wrapped(message):
         body = message.get("body", b"")
         if pending and message["type"] == "http.response.body" and b"event: endpoint" in body:
             pending.clear()
-            on_session(parse_qs(body.split(b"?", 1)[1].split(b"\r\n")[0].decode()).get("session_id", [""])[0])
+            await on_session(parse_qs(body.split(b"?", 1)[1].split(b"\r\n")[0].decode()).get("session_id", [""])[0])
             if token is not None:
                 body = body.replace(b"?session_id=", f"?token={quote(token)}&session_id=".encode(), 1)
                 message = {**message, "body": body}
@@ -198,10 +195,22 @@ def _announced(send, token: str | None, on_session):
     return wrapped
 
 
+def _session_id(scope) -> str:
+    """The session id a message URL names, as the stream announced it (32 hex digits); "" when it names none."""
+    value = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_id", [""])[0]
+    try:
+        return uuid.UUID(hex=value).hex
+    except ValueError:
+        return ""
+
+
 class _Sse:
+    """The SDK's SSE transport, one per (user, app); a session's messages reach it from any process (mcp_bridge.relay)."""
+
     def __init__(self):
         self._transports: dict[tuple, SseServerTransport] = {}
         self._streams: dict[str, object] = {}  # session id -> the stream the session's answers go down
+        self._held: set[str] = set()  # the sessions whose streams this process holds
 
     def transport(self, identity) -> SseServerTransport:
         key = (identity.user.pk, identity.app.pk)
@@ -219,17 +228,71 @@ class _Sse:
             if {"id", "write"} <= session.keys():
                 self._streams[session["id"]] = session["write"]
 
+        async def announced(session_id: str):
+            note(id=session_id)
+            self._held.add(session_id)
+            if relay.enabled:
+                await relay.hold(relay_channel(identity.user.pk, identity.app.pk, session_id),
+                                 self._relayed(identity, scope, session_id))
+
         lowlevel = server._lowlevel_server
-        send = _announced(send, token_in_query(scope), lambda session_id: note(id=session_id))
-        async with self.transport(identity).connect_sse(scope, receive, send) as (read, write):
-            note(write=write)
-            try:
+        send = _announced(send, token_in_query(scope), announced)
+        try:
+            async with self.transport(identity).connect_sse(scope, receive, send) as (read, write):
+                note(write=write)
                 await lowlevel.run(read, write, lowlevel.create_initialization_options())
-            finally:
-                self._streams.pop(session.get("id"), None)
+        finally:
+            if (session_id := session.get("id")) is not None:
+                self._streams.pop(session_id, None)
+                self._held.discard(session_id)
+                if relay.enabled:
+                    await relay.release(relay_channel(identity.user.pk, identity.app.pk, session_id))
 
     async def message(self, identity, scope, receive, send):
-        await self.transport(identity).handle_post_message(scope, receive, send)
+        session_id = _session_id(scope)
+        if session_id in self._held or not relay.enabled or not session_id:  # the SDK answers for malformed ids
+            return await self.transport(identity).handle_post_message(scope, receive, send)
+        await self._relay(identity, session_id, receive, send)
+
+    async def _relay(self, identity, session_id: str, receive, send) -> None:
+        """A message for a session this process does not hold: to the process that does, through Redis."""
+        body = await _body(receive, _MAX_MESSAGE)
+        if body is None:
+            return await send_json(send, 413, {"detail": _SDK_REFUSALS["Request body too large"][1], "code": "too_large"})
+        try:
+            types.jsonrpc_message_adapter.validate_json(body, by_name=False)
+        except ValueError:  # pydantic's ValidationError
+            return await send_json(send, 400, {"detail": _SDK_REFUSALS["Could not parse message"][1], "code": "invalid"})
+        try:
+            taken = await relay.publish(relay_channel(identity.user.pk, identity.app.pk, session_id), body)
+        except (RedisError, OSError):
+            return await send_json(send, 503, {"detail": "The message could not reach its session (Redis does not "
+                                                         "answer): try again shortly.", "code": "unavailable"},
+                                   [(b"retry-after", b"5")])
+        if not taken:
+            return await send_json(send, 404, {"detail": _SDK_REFUSALS["Could not find session"][1], "code": "not_found"})
+        await send_json(send, 202, {"detail": "Accepted."})
+
+    def _relayed(self, identity, scope, session_id: str):
+        """What the holding process does with a relayed message: what it does with one POSTed to it."""
+        post = {**scope, "method": "POST", "query_string": f"session_id={session_id}".encode(),
+                "headers": [(b"content-type", b"application/json")]}
+
+        async def deliver(body: bytes):
+            async def receive():
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def discard(message):
+                return None
+
+            # The message carries its sender's context to the tool call (the SDK's context streams): the identity.
+            token = current.set(identity)
+            try:
+                await self.transport(identity).handle_post_message(post, receive, discard)
+            finally:
+                current.reset(token)
+
+        return deliver
 
     async def answer(self, session_id: str, request_id, error: ApplicationError) -> None:
         """An error for a request the session's client posted but that never reached the session."""
@@ -240,6 +303,21 @@ class _Sse:
             code=-32000, message=error.message, data={"code": error.code}))
         with contextlib.suppress(Exception):  # the stream may be closing: then there is no one waiting
             await write.send(SessionMessage(refusal))
+
+
+_MAX_MESSAGE = 4 * 2**20  # the SDK's limit on an MCP message
+
+
+async def _body(receive, limit: int) -> bytes | None:
+    """The request's body, or None when it is larger than `limit`."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > limit:
+            return None
+        if not message.get("more_body"):
+            return body
 
 
 streamable_http = _StreamableHttp()

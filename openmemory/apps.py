@@ -8,6 +8,7 @@ class OpenMemoryConfig(AppConfig):
 
     def ready(self):
         import logging
+        import os
 
         from django.conf import settings
 
@@ -15,3 +16,9 @@ class OpenMemoryConfig(AppConfig):
             logging.getLogger("openmemory").warning(
                 "OPENMEMORY_LOCAL_NO_AUTH is on: requests from 127.0.0.1 without a token act as any user_id they "
                 "name. Anyone who can reach this machine's loopback can read and change every memory.")
+        if int(os.environ.get("WEB_CONCURRENCY") or 1) > 1 and not settings.REDIS_URL:
+            # uvicorn reads WEB_CONCURRENCY for its number of workers (the Procfile passes it on).
+            logging.getLogger("openmemory").warning(
+                "WEB_CONCURRENCY is %s but REDIS_URL is not set: an SSE session's messages that reach another web "
+                "process than its stream's are refused. Set REDIS_URL (mcp_bridge.relay) or run one web process.",
+                os.environ["WEB_CONCURRENCY"])

@@ -23,11 +23,11 @@ def _database_url() -> str:
 
 @contextlib.contextmanager
 def running_server(kind: str, extra_env: dict | None = None, processes: list | None = None,
-                   database_url: str | None = None):
+                   database_url: str | None = None, workers: int = 1):
     """A server on the test database (or `database_url`); yields its base URL. `processes`, when given, receives
     the process."""
     port = free_port()
-    process = start_server(kind, port, app_env(database_url or _database_url(), extra_env))
+    process = start_server(kind, port, app_env(database_url or _database_url(), extra_env), workers)
     if processes is not None:
         processes.append(process)
     try:

@@ -66,10 +66,10 @@ def app_env(database_url: str, extra: dict | None = None) -> dict:
             "API_THROTTLE_RATE": "100000/min", **(extra or {})}
 
 
-def start_server(kind: str, port: int, env: dict) -> subprocess.Popen:
+def start_server(kind: str, port: int, env: dict, workers: int = 1) -> subprocess.Popen:
     command = {
         "uvicorn": [sys.executable, "-m", "uvicorn", "openmemory.asgi:application", "--host", "127.0.0.1",
-                    "--port", str(port), "--no-access-log"],
+                    "--port", str(port), "--no-access-log", "--workers", str(workers)],
         "daphne": [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "openmemory.asgi:application"],
     }[kind]
     process = spawn(command, env, kind)
