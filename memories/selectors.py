@@ -4,12 +4,13 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser
 from django.db import connection
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from apps_registry.models import AccessControl, App
 from memories.config import with_defaults
-from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory
+from memories.models import (Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryCount,
+                             MemoryStatusHistory)
 from openmemory.errors import NotFound
 
 CONFIG_KEY = "main"
@@ -125,9 +126,24 @@ def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category
     return memories.select_related("app").with_categories().order_by(order, "-id")
 
 
+def memory_list_total(*, user: AbstractUser, show_archived: bool = False, **filters) -> int | None:
+    """How many memories `memory_list` finds for these arguments, exactly, when the database keeps the number
+    (MemoryCount: no filter but the states); None when only counting the list tells (then count the list)."""
+    if any(filters.get(name) for name in _FILTERS):
+        return None
+    counted = MemoryCount.objects.filter(owner=user).exclude(state__in=_hidden(show_archived))
+    return counted.aggregate(total=Sum("count"))["total"] or 0
+
+
+_FILTERS = ("app_ids", "category_ids", "category_names", "search_query", "from_date", "to_date")
+
+
+def _hidden(show_archived: bool) -> list[str]:
+    return [Memory.State.DELETED] if show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
+
+
 def _listed(*, user, app_ids, category_ids, category_names, from_date, to_date, show_archived) -> QuerySet[Memory]:
-    hidden = [Memory.State.DELETED] if show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
-    memories = Memory.objects.filter(owner=user).exclude(state__in=hidden)
+    memories = Memory.objects.filter(owner=user).exclude(state__in=_hidden(show_archived))
     if app_ids:
         memories = memories.filter(app_id__in=app_ids)
     if category_ids:

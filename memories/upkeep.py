@@ -2,14 +2,14 @@
 from dataclasses import dataclass, field
 from typing import Callable
 
-from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 
 from apps_registry.services import app_get_or_create
 from memories.engine import COLLECTION, get_engine, vector_metadata
 from memories.keywords import keywords_drift, keywords_refresh, keywords_remove
-from memories.models import Memory, MemoryVector
+from memories.models import Memory, MemoryCount, MemoryVector
 
 BATCH = 64
 Progress = Callable[[int], None]
@@ -23,17 +23,18 @@ class StoreReport:
     foreign_apps: list = field(default_factory=list)  # memories in an app of another user
     unindexed: list = field(default_factory=list)  # live memories whose keyword document is missing or stale
     index_orphans: list = field(default_factory=list)  # keyword documents of no live memory
+    miscounted: list = field(default_factory=list)  # (owner id, state) whose kept count is not the rows' count
 
     def counts(self) -> list[tuple[str, int]]:
         return [("missing vectors", len(self.missing)), ("orphan vectors", len(self.orphans)),
                 ("stale vectors", len(self.stale)), ("memories in another user's app", len(self.foreign_apps)),
                 ("keyword documents missing or stale", len(self.unindexed)),
-                ("orphan keyword documents", len(self.index_orphans))]
+                ("orphan keyword documents", len(self.index_orphans)), ("miscounted owner states", len(self.miscounted))]
 
     @property
     def clean(self) -> bool:
         return not (self.missing or self.orphans or self.stale or self.foreign_apps or self.unindexed
-                    or self.index_orphans)
+                    or self.index_orphans or self.miscounted)
 
 
 def store_check() -> StoreReport:
@@ -57,7 +58,27 @@ def store_check() -> StoreReport:
         orphans=list(vectors.exclude(id__in=Memory.objects.live().values("id")).values_list("id", flat=True)),
         stale=list(annotated.filter(vector_dims__isnull=False).filter(differs).values_list("id", flat=True)),
         foreign_apps=list(Memory.objects.exclude(app__owner=F("owner")).values_list("id", flat=True)),
+        miscounted=counts_drift(),
     )
+
+
+def counts_drift() -> list[tuple[int, str]]:
+    """(owner id, state) pairs whose MemoryCount differs from the number of rows (the triggers keep them equal)."""
+    rows = Memory.objects.values("owner_id", "state").annotate(n=Count("id")).values_list("owner_id", "state", "n")
+    actual = {(owner, state): n for owner, state, n in rows.order_by()}
+    kept = {(owner, state): n for owner, state, n in MemoryCount.objects.values_list("owner_id", "state", "count")}
+    return sorted(key for key in actual.keys() | kept.keys() if actual.get(key, 0) != kept.get(key, 0))
+
+
+@transaction.atomic
+def counts_repair(keys: list[tuple[int, str]]) -> None:
+    """Count those owners' rows again, with writers held back meanwhile (their triggers would count twice)."""
+    if keys and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE memories_memory IN SHARE ROW EXCLUSIVE MODE")
+    for owner_id, state in keys:
+        count = Memory.objects.filter(owner_id=owner_id, state=state).count()
+        MemoryCount.objects.update_or_create(owner_id=owner_id, state=state, defaults={"count": count})
 
 
 def store_repair(report: StoreReport, progress: Progress = lambda n: None) -> None:
@@ -66,6 +87,7 @@ def store_repair(report: StoreReport, progress: Progress = lambda n: None) -> No
     with transaction.atomic():
         keywords_remove(report.index_orphans)
         keywords_refresh(report.unindexed)
+    counts_repair(report.miscounted)
     memories_reembed(ids=[*report.missing, *report.stale, *report.foreign_apps], progress=progress)
 
 

@@ -22,9 +22,16 @@ def _set_state_by_ids(request, state: str, verb: str) -> Response:
     return Response({"message": f"{verb} {count} memories."})
 
 
-def _page(memories, data) -> dict:
-    items, total = page_of(memories, data["page"], data["size"])
+def _page(memories, data, total: int | None = None) -> dict:
+    items, total = page_of(memories, data["page"], data["size"], total)
     return memory_page_body(s.MemoryOut(items, many=True).data, total, data["page"], data["size"])
+
+
+def _listing(user, data, **filters) -> dict:
+    """A page of the user's memories as `selectors.memory_list` finds them, with the exact total."""
+    sort = {"sort_column": data.get("sort_column"), "sort_direction": data["sort_direction"]}
+    return _page(selectors.memory_list(user=user, **filters, **sort), data,
+                 selectors.memory_list_total(user=user, **filters))
 
 
 class MemoryCollection(APIView):
@@ -33,13 +40,11 @@ class MemoryCollection(APIView):
     def get(self, request):
         data = validated(s.MemoryListIn, request.query_params)
         user = acting_user(request, data.get("user_id"))
-        memories = selectors.memory_list(
-            user=user, app_ids=[data["app_id"]] if data.get("app_id") else None,
+        return Response(_listing(
+            user, data, app_ids=[data["app_id"]] if data.get("app_id") else None,
             category_names=[c for c in data.get("categories", "").split(",") if c.strip()],
             search_query=data.get("search_query", ""), from_date=from_epoch(data.get("from_date")),
-            to_date=from_epoch(data.get("to_date")), sort_column=data.get("sort_column"),
-            sort_direction=data["sort_direction"])
-        return Response(_page(memories, data))
+            to_date=from_epoch(data.get("to_date"))))
 
     @extend_schema(tags=TAG, summary="Remember something", request=s.MemoryCreateIn,
                    responses={201: s.MemoryCreateOut, 200: s.MemoryCreateOut},
@@ -127,12 +132,10 @@ class MemoryFilter(APIView):
     def post(self, request):
         data = validated(s.MemoryFilterIn, request.data)
         user = acting_user(request, data.get("user_id"))
-        memories = selectors.memory_list(
-            user=user, app_ids=data.get("app_ids"), category_ids=data.get("category_ids"),
+        return Response(_listing(
+            user, data, app_ids=data.get("app_ids"), category_ids=data.get("category_ids"),
             search_query=data.get("search_query", ""), from_date=from_epoch(data.get("from_date")),
-            to_date=from_epoch(data.get("to_date")), show_archived=data["show_archived"],
-            sort_column=data.get("sort_column"), sort_direction=data["sort_direction"])
-        return Response(_page(memories, data))
+            to_date=from_epoch(data.get("to_date")), show_archived=data["show_archived"]))
 
 
 class MemoryRelated(APIView):

@@ -109,9 +109,11 @@ class PageSizeIn(serializers.Serializer):
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=10)
 
 
-def page_of(items: QuerySet | list, page: int, size: int) -> tuple[list, int]:
-    """(the items of one page, the total): two queries however large the set (a list: what a search found)."""
-    total = len(items) if isinstance(items, list) else items.count()
+def page_of(items: QuerySet | list, page: int, size: int, total: int | None = None) -> tuple[list, int]:
+    """(the items of one page, the total): two queries however large the set (a list: what a search found), one
+    when the caller knows the total."""
+    if total is None:
+        total = len(items) if isinstance(items, list) else items.count()
     return list(items[(page - 1) * size: page * size]), total
 
 
