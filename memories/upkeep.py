@@ -76,9 +76,11 @@ def counts_repair(keys: list[tuple[int, str]]) -> None:
     if keys and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("LOCK TABLE memories_memory IN SHARE ROW EXCLUSIVE MODE")
-    for owner_id, state in keys:
-        count = Memory.objects.filter(owner_id=owner_id, state=state).count()
-        MemoryCount.objects.update_or_create(owner_id=owner_id, state=state, defaults={"count": count})
+    counted = [MemoryCount(owner_id=owner_id, state=state, count=Memory.objects.filter(owner_id=owner_id, state=state)
+                           .count()) for owner_id, state in keys]
+    for row in counted:
+        MemoryCount.objects.filter(owner_id=row.owner_id, state=row.state).delete()
+    MemoryCount.objects.bulk_create(counted)
 
 
 def store_repair(report: StoreReport, progress: Progress = lambda n: None) -> None:
