@@ -205,7 +205,8 @@ def _session_id(scope) -> str:
 
 
 class _Sse:
-    """The SDK's SSE transport, one per (user, app); a session's messages reach it from any process (mcp_bridge.relay)."""
+    """The SDK's SSE transport, one per (user, app); a session's messages reach it from any web process
+    (mcp_bridge.relay)."""
 
     def __init__(self):
         self._transports: dict[tuple, SseServerTransport] = {}
@@ -256,13 +257,17 @@ class _Sse:
 
     async def _relay(self, identity, session_id: str, receive, send) -> None:
         """A message for a session this process does not hold: to the process that does, through Redis."""
+        async def refuse(status: int, refusal: str):  # the sentences the SDK's refusals get in one process
+            code, sentence = _SDK_REFUSALS[refusal]
+            await send_json(send, status, {"detail": sentence, "code": code})
+
         body = await _body(receive, _MAX_MESSAGE)
         if body is None:
-            return await send_json(send, 413, {"detail": _SDK_REFUSALS["Request body too large"][1], "code": "too_large"})
+            return await refuse(413, "Request body too large")
         try:
             types.jsonrpc_message_adapter.validate_json(body, by_name=False)
         except ValueError:  # pydantic's ValidationError
-            return await send_json(send, 400, {"detail": _SDK_REFUSALS["Could not parse message"][1], "code": "invalid"})
+            return await refuse(400, "Could not parse message")
         try:
             taken = await relay.publish(relay_channel(identity.user.pk, identity.app.pk, session_id), body)
         except (RedisError, OSError):
@@ -270,7 +275,7 @@ class _Sse:
                                                          "answer): try again shortly.", "code": "unavailable"},
                                    [(b"retry-after", b"5")])
         if not taken:
-            return await send_json(send, 404, {"detail": _SDK_REFUSALS["Could not find session"][1], "code": "not_found"})
+            return await refuse(404, "Could not find session")
         await send_json(send, 202, {"detail": "Accepted."})
 
     def _relayed(self, identity, scope, session_id: str):
