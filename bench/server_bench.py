@@ -4,6 +4,7 @@ clients), concurrent REST creates (1, 8, 16 clients), and the server's RSS after
 
     .venv/bin/python bench/server_bench.py [--size 10000] [--list-size 100000] [--workers 1]
     .venv/bin/python bench/server_bench.py --compare /tmp/om-before     # that checkout, then this one: side by side
+    .venv/bin/python bench/server_bench.py --workers 1 2                # one web process, then two: side by side
 
 Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database (with --compare, each
 checkout gets a database of its own: DATABASE_URL's name with the checkout's index appended, created if needed).
@@ -127,9 +128,14 @@ def transport(kind: str, token: str):
     return Client(websocket_transport(url.replace("http://", "ws://"), headers), mode="legacy")
 
 
-async def mcp_single(token: str, size: int) -> None:
-    """One client at a time, through the SDK's client on each transport."""
-    for kind in ["ws", "http-legacy", "http-auto", "sse"]:
+async def mcp_single(token: str, size: int, workers: int) -> None:
+    """One client at a time, through the SDK's client on each transport (SSE with several web processes only
+    when REDIS_URL lets a session's messages reach its process)."""
+    kinds = ["ws", "http-legacy", "http-auto", "sse"]
+    if workers > 1 and not os.environ.get("REDIS_URL"):
+        print("  (SSE left out: several web processes need REDIS_URL for it)", flush=True)
+        kinds.remove("sse")
+    for kind in kinds:
         async with transport(kind, token) as client:
             for name, args in [("get_memory", {"memory_id": "00000000-0000-0000-0000-000000000000"}),
                                ("search_memory", {"query": "who likes chess?", "limit": 10})]:
@@ -265,7 +271,7 @@ def run(args) -> None:
         record("/healthz answered after start", (time.perf_counter() - started) * 1000, "ms")
         create_token_time(env, root)
         rest(TOKEN)
-        asyncio.run(mcp_single(TOKEN, args.size))
+        asyncio.run(mcp_single(TOKEN, args.size, args.workers))
         asyncio.run(list_thousand())
         record("server RSS after the single-client reads", rss_mib(server.pid)[0], "MiB")
         asyncio.run(mcp_concurrent())
@@ -282,23 +288,25 @@ def run(args) -> None:
 
 
 def compare(args) -> None:
-    """Each checkout in turn (the same arguments, a database of its own), then one table."""
-    roots = [*args.compare, str(HERE)]
+    """Each checkout with each number of web processes in turn (the same arguments, a database per checkout),
+    then one table."""
+    roots = [*(args.compare or []), str(HERE)]
+    runs = [(index, root, workers) for index, root in enumerate(roots) for workers in args.workers]
     results = []
-    for index, root in enumerate(roots):
-        print(f"== {root}", flush=True)
+    for index, root, workers in runs:
+        print(f"== {root}, {workers} web process(es)", flush=True)
         out = tempfile.mktemp(suffix=".json")
         env = {**os.environ, "OPENMEMORY_DATA_DIR": tempfile.mkdtemp(prefix="om-bench-")}
         if os.environ.get("DATABASE_URL"):
             env["DATABASE_URL"] = _own_database(os.environ["DATABASE_URL"], index)
         command = [sys.executable, __file__, "--root", root, "--json", out, "--size", str(args.size),
-                   "--list-size", str(args.list_size), "--workers", str(args.workers)]
+                   "--list-size", str(args.list_size), "--workers", str(workers)]
         # cwd: Celery puts the working directory first on sys.path, so a checkout's modules come from there.
         subprocess.run(command, env=env, check=True, cwd=root)
         results.append(json.loads(Path(out).read_text()))
     labels = list(dict.fromkeys(label for result in results for label in result))
-    names = [Path(root).name or root for root in roots]
-    print("\n" + f"{'':<64}" + "".join(f"{name[-14:]:>16}" for name in names))
+    names = [f"{(Path(root).name or root)[-10:]} x{workers}" for _, root, workers in runs]
+    print("\n" + f"{'':<64}" + "".join(f"{name:>16}" for name in names))
     for label in labels:
         print(f"{label:<64}" + "".join(f"{result.get(label, float('nan')):>16.1f}" for result in results))
 
@@ -320,12 +328,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10000, help="memories with vectors (default 10,000)")
     parser.add_argument("--list-size", type=int, default=0, help="rows in all, for list and filter")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1],
+                        help="uvicorn worker processes; several numbers: a run with each, side by side")
     parser.add_argument("--root", default=str(HERE), help="the checkout whose server runs")
     parser.add_argument("--compare", nargs="+", metavar="CHECKOUT", help="run these checkouts first, then this one")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
-    compare(args) if args.compare else run(args)
+    if args.compare or len(args.workers) > 1:
+        compare(args)
+    else:
+        args.workers = args.workers[0]
+        run(args)
 
 
 if __name__ == "__main__":
