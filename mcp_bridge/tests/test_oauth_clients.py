@@ -73,7 +73,12 @@ async def run_mcp_remote_with_oauth(base: str, url: str, config_dir: str) -> tup
                 if found:
                     location = await asyncio.to_thread(approve, base, found.group(1), "alice", PASSWORD)
                     assert location.startswith(f"http://127.0.0.1:{port}/oauth/callback?code="), location
-                    # The browser follows the redirect back to mcp-remote's callback server.
+                    # The browser follows the redirect back to mcp-remote's callback server, which mcp-remote starts
+                    # after printing the URL: a person that quick would get "connection refused" (the test did,
+                    # now and then, and mcp-remote waited for a callback that never came).
+                    while "callback server running" not in open(errors.name).read():
+                        assert time.monotonic() < deadline, "mcp-remote never started its callback server"
+                        await asyncio.sleep(0.1)
                     back = await asyncio.to_thread(httpx2.get, location, timeout=30)
                     assert back.status_code == 200
                     return
@@ -91,6 +96,8 @@ async def run_mcp_remote_with_oauth(base: str, url: str, config_dir: str) -> tup
         except BaseException:
             errors.seek(0)
             print("mcp-remote said:\n" + errors.read()[-4000:])
+            if person.done() and not person.cancelled() and person.exception() is not None:
+                raise person.exception()  # the person's side failed: that is the story, not mcp-remote's wait
             raise
         finally:
             person.cancel()
