@@ -16,9 +16,10 @@ class OpenMemoryConfig(AppConfig):
             logging.getLogger("openmemory").warning(
                 "OPENMEMORY_LOCAL_NO_AUTH is on: requests from 127.0.0.1 without a token act as any user_id they "
                 "name. Anyone who can reach this machine's loopback can read and change every memory.")
-        if int(os.environ.get("WEB_CONCURRENCY") or 1) > 1 and not settings.REDIS_URL:
+        workers = os.environ.get("WEB_CONCURRENCY", "")
+        if workers.isdigit() and int(workers) > 1 and not settings.REDIS_URL:
             # uvicorn reads WEB_CONCURRENCY for its number of workers (the Procfile passes it on).
             logging.getLogger("openmemory").warning(
-                "WEB_CONCURRENCY is %s but REDIS_URL is not set: an SSE session's messages that reach another web "
-                "process than its stream's are refused. Set REDIS_URL (mcp_bridge.relay) or run one web process.",
+                "WEB_CONCURRENCY is %s but REDIS_URL is not set: an SSE session's messages that reach a web process "
+                "other than its stream's are refused. Set REDIS_URL (mcp_bridge.relay) or run one web process.",
                 os.environ["WEB_CONCURRENCY"])
