@@ -210,8 +210,9 @@ class _Sse:
 
     def __init__(self):
         self._transports: dict[tuple, SseServerTransport] = {}
-        self._streams: dict[str, object] = {}  # session id -> the stream the session's answers go down
-        self._held: set[str] = set()  # the sessions whose streams this process holds
+        # The sessions whose streams this process holds -> the stream their answers go down (None for the moment
+        # between the endpoint event and the SDK handing the stream over).
+        self._sessions: dict[str, object] = {}
 
     def transport(self, identity) -> SseServerTransport:
         key = (identity.user.pk, identity.app.pk)
@@ -224,14 +225,9 @@ class _Sse:
         scope = {**scope, "root_path": scope["path"].rstrip("/")}
         session = {}  # the id the endpoint event announces, and the stream its answers go down: whichever is first
 
-        def note(**found):
-            session.update(found)
-            if {"id", "write"} <= session.keys():
-                self._streams[session["id"]] = session["write"]
-
         async def announced(session_id: str):
-            note(id=session_id)
-            self._held.add(session_id)
+            session["id"] = session_id
+            self._sessions[session_id] = session.get("write")
             if relay.enabled:
                 await relay.hold(relay_channel(identity.user.pk, identity.app.pk, session_id),
                                  self._relayed(identity, scope, session_id))
@@ -240,18 +236,19 @@ class _Sse:
         send = _announced(send, token_in_query(scope), announced)
         try:
             async with self.transport(identity).connect_sse(scope, receive, send) as (read, write):
-                note(write=write)
+                session["write"] = write
+                if "id" in session:
+                    self._sessions[session["id"]] = write
                 await lowlevel.run(read, write, lowlevel.create_initialization_options())
         finally:
             if (session_id := session.get("id")) is not None:
-                self._streams.pop(session_id, None)
-                self._held.discard(session_id)
+                self._sessions.pop(session_id, None)
                 if relay.enabled:
                     await relay.release(relay_channel(identity.user.pk, identity.app.pk, session_id))
 
     async def message(self, identity, scope, receive, send):
         session_id = _session_id(scope)
-        if session_id in self._held or not relay.enabled or not session_id:  # the SDK answers for malformed ids
+        if session_id in self._sessions or not relay.enabled or not session_id:  # the SDK answers for malformed ids
             return await self.transport(identity).handle_post_message(scope, receive, send)
         await self._relay(identity, session_id, receive, send)
 
@@ -301,7 +298,7 @@ class _Sse:
 
     async def answer(self, session_id: str, request_id, error: ApplicationError) -> None:
         """An error for a request the session's client posted but that never reached the session."""
-        write = self._streams.get(session_id)
+        write = self._sessions.get(session_id)
         if write is None:
             return
         refusal = types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(

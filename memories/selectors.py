@@ -126,16 +126,22 @@ def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category
     return memories.select_related("app").with_categories().order_by(order, "-id")
 
 
-def memory_list_total(*, user: AbstractUser, show_archived: bool = False, **filters) -> int | None:
-    """How many memories `memory_list` finds for these arguments, exactly, when the database keeps the number
-    (MemoryCount: no filter but the states); None when only counting the list tells (then count the list)."""
-    if any(filters.get(name) for name in _FILTERS):
+def memory_state_counts(*, user: AbstractUser | None = None) -> dict[str, int]:
+    """How many memories are in each state (the user's, or everyone's), from the counts the database keeps
+    (MemoryCount): a few rows, however many memories."""
+    counts = MemoryCount.objects.filter(owner=user) if user is not None else MemoryCount.objects.all()
+    return dict(counts.values_list("state").annotate(total=Sum("count")).order_by())
+
+
+def memory_list_total(*, user: AbstractUser, show_archived: bool = False, app_ids=None, category_ids=None,
+                      category_names=None, search_query: str = "", from_date=None, to_date=None) -> int | None:
+    """How many memories `memory_list` finds for the same arguments, when the kept counts tell (no filter but the
+    states); None when only counting the list does. A filter added to `memory_list` must be added here too:
+    the views pass both the same arguments, so a forgotten one fails loudly."""
+    if app_ids or category_ids or category_names or search_query or from_date or to_date:
         return None
-    counted = MemoryCount.objects.filter(owner=user).exclude(state__in=_hidden(show_archived))
-    return counted.aggregate(total=Sum("count"))["total"] or 0
-
-
-_FILTERS = ("app_ids", "category_ids", "category_names", "search_query", "from_date", "to_date")
+    hidden = _hidden(show_archived)
+    return sum(n for state, n in memory_state_counts(user=user).items() if state not in hidden)
 
 
 def _hidden(show_archived: bool) -> list[str]:

@@ -8,13 +8,15 @@ from django.utils import timezone
 from apps_registry.models import App
 from apps_registry.selectors import apps_with_counts
 from memories.models import Memory
+from memories.selectors import memory_state_counts
 from openmemory.health import redis_ok, workers_answering
 
 
 def user_stats(*, user: AbstractUser) -> tuple[list[App], int]:
     """(the user's apps with their figures, the number of memories not deleted): two queries."""
     apps = list(apps_with_counts(user=user).order_by("name"))
-    return apps, Memory.objects.live().filter(owner=user).count()
+    counts = memory_state_counts(user=user)
+    return apps, sum(n for state, n in counts.items() if state != Memory.State.DELETED)
 
 
 STORE_CHECK_CACHE = "openmemory:store-check"
@@ -28,7 +30,7 @@ def system_health(*, check_store_now: bool = False) -> dict:
     STORE_CHECK_EVERY seconds, as it reads every memory). A constant number of queries."""
     from memories.categorization import memories_to_categorize
 
-    by_state = dict(Memory.objects.values_list("state").annotate(n=Count("id")).order_by())
+    by_state = memory_state_counts()
     apps = App.objects.aggregate(total=Count("id"), paused=Count("id", filter=Q(is_active=False)))
     health = {
         "memories": [(state, by_state.get(state, 0)) for state in Memory.State.values],
