@@ -12,13 +12,16 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from mem0 import Memory
-from mem0 import exceptions as mem0_errors
-from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory
 
 from memories.config import embedder_dims, is_local_embedder, llm_section
 from memories.engine import (CANDIDATES, COLLECTION, DATABASE_STORE, LOCAL_EMBEDDER, PAYLOAD_KEYS, Hit,
-                             canonical_provider, fuse, vector_metadata)
+                             canonical_provider, fuse, load_mem0, vector_metadata)
+
+load_mem0()
+from mem0 import Memory  # noqa: E402
+from mem0 import exceptions as mem0_errors  # noqa: E402
+from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory  # noqa: E402
+
 from memories.engine.embedder import LocalEmbedder
 from memories.engine.history import DatabaseHistory
 from memories.engine.vector_store import DatabaseVectorStore, ensure_hnsw_index
