@@ -28,6 +28,12 @@ def channel(user_pk, app_pk, session_hex: str) -> str:
     return f"openmemory:mcp-sse:{user_pk}:{app_pk}:{session_hex}"
 
 
+def refusal_channel(session_hex: str) -> str:
+    """Where a process that could not take a session's message (its database down: it cannot tell whose the path
+    is) sends the error for the session's stream. The session id alone names it, as it does in one process."""
+    return f"openmemory:mcp-sse-refused:{session_hex}"
+
+
 class Relay:
     def __init__(self):
         self._handlers: dict[str, Handler] = {}

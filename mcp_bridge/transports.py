@@ -27,7 +27,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from mcp_bridge.auth import challenge, identity_for, token_in_query
 from mcp_bridge.identity import current
-from mcp_bridge.relay import channel as relay_channel, relay
+from mcp_bridge.relay import channel as relay_channel, refusal_channel, relay
 from mcp_bridge.security import check_host_and_origin
 from mcp_bridge.tools import server
 from openmemory.errors import ApplicationError, DatabaseUnavailable, database_unavailable
@@ -231,6 +231,7 @@ class _Sse:
             if relay.enabled:
                 await relay.hold(relay_channel(identity.user.pk, identity.app.pk, session_id),
                                  self._relayed(identity, scope, session_id))
+                await relay.hold(refusal_channel(session_id), self._refused(session_id))
 
         lowlevel = server._lowlevel_server
         send = _announced(send, token_in_query(scope), announced)
@@ -245,6 +246,7 @@ class _Sse:
                 self._sessions.pop(session_id, None)
                 if relay.enabled:
                     await relay.release(relay_channel(identity.user.pk, identity.app.pk, session_id))
+                    await relay.release(refusal_channel(session_id))
 
     async def message(self, identity, scope, receive, send):
         session_id = _session_id(scope)
@@ -296,13 +298,30 @@ class _Sse:
 
         return deliver
 
+    def _refused(self, session_id: str):
+        """What the holding process does with a refusal another process relays: send it down the stream."""
+        async def deliver(body: bytes):
+            refusal = json.loads(body)
+            await self._send_refusal(session_id, refusal["id"], refusal["message"], refusal["code"])
+
+        return deliver
+
     async def answer(self, session_id: str, request_id, error: ApplicationError) -> None:
-        """An error for a request the session's client posted but that never reached the session."""
+        """An error for a request the session's client posted but that never reached the session: down the stream
+        here, or through Redis to the process that holds it (the database may be down, Redis up)."""
+        if session_id in self._sessions:
+            return await self._send_refusal(session_id, request_id, error.message, error.code)
+        if relay.enabled and session_id:
+            refusal = json.dumps({"id": request_id, "message": error.message, "code": error.code}).encode()
+            with contextlib.suppress(RedisError, OSError):  # then the POST's own 503 is all the client gets
+                await relay.publish(refusal_channel(session_id), refusal)
+
+    async def _send_refusal(self, session_id: str, request_id, message: str, code: str) -> None:
         write = self._sessions.get(session_id)
         if write is None:
             return
         refusal = types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(
-            code=-32000, message=error.message, data={"code": error.code}))
+            code=-32000, message=message, data={"code": code}))
         with contextlib.suppress(Exception):  # the stream may be closing: then there is no one waiting
             await write.send(SessionMessage(refusal))
 

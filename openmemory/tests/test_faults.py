@@ -197,19 +197,44 @@ def test_a_postgresql_outage_answers_503_and_recovers_at_once(own_postgres):
 def test_an_sse_request_refused_for_an_outage_is_answered_not_left_waiting(own_postgres):
     token = _token_on(own_postgres.url, "carol")
 
-    async def run(base):
-        async with mcp_client(base, "sse", client="x", user_id="carol", token=token) as client:
-            await client.list_tools()
-            own_postgres.stop()
-            try:
-                with pytest.raises(Exception) as failed:
-                    await asyncio.wait_for(client.call_tool("list_memories", {}), 20)
-                return failed.value
-            finally:
-                own_postgres.start()
-
     with running_server("uvicorn", database_url=own_postgres.url) as base:
-        error = asyncio.run(run(base))
+        client = mcp_client(base, "sse", client="x", user_id="carol", token=token)
+        error = asyncio.run(_tool_call_during_an_outage(client, own_postgres))
+    assert not isinstance(error, asyncio.TimeoutError), "the SSE request was left waiting"
+    assert "database is unavailable" in str(error)
+
+
+async def _tool_call_during_an_outage(client, postgres) -> BaseException:
+    """What a tool call fails with while PostgreSQL is down, in a session opened before (TimeoutError: no answer)."""
+    async with client:
+        await client.list_tools()
+        postgres.stop()
+        try:
+            with pytest.raises(Exception) as failed:
+                await asyncio.wait_for(client.call_tool("list_memories", {}), 20)
+            return failed.value
+        finally:
+            postgres.start()
+
+
+@on_postgresql
+def test_an_sse_request_refused_by_another_process_for_an_outage_is_answered_not_left_waiting(own_postgres,
+                                                                                              redis_server):
+    """Two web processes: the stream on one, every message posted to the other, which cannot reach the database
+    to find whose session it is; the refusal reaches the stream through Redis."""
+    from mcp import Client
+    from mcp.client.sse import sse_client
+
+    from mcp_bridge.tests.test_workers import _posting_to
+
+    token = _token_on(own_postgres.url, "carol")
+
+    env = {"REDIS_URL": redis_server.url}
+    with running_server("uvicorn", env, database_url=own_postgres.url) as first, \
+            running_server("uvicorn", env, database_url=own_postgres.url) as second:
+        stream = sse_client(f"{first}/mcp/x/sse/carol", headers={"Authorization": f"Bearer {token}"},
+                            httpx_client_factory=_posting_to(second))
+        error = asyncio.run(_tool_call_during_an_outage(Client(stream, mode="legacy"), own_postgres))
     assert not isinstance(error, asyncio.TimeoutError), "the SSE request was left waiting"
     assert "database is unavailable" in str(error)
 
