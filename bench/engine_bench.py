@@ -1,4 +1,5 @@
-"""Memory engine figures: create ops/s (infer=false), search p50/p95 (embed included) at growing sizes, RSS.
+"""Memory engine figures: create ops/s (infer=false), search p50/p95 (embed included) at growing sizes, alone and
+right after a create, RSS.
 
     .venv/bin/python bench/engine_bench.py [--sizes 1000,10000,100000]
 Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database.
@@ -79,7 +80,14 @@ def main():
             found = memory_search(user=user, app=app, query=query, limit=10)
             samples.append((time.perf_counter() - t) * 1000)
             assert len(found) == 10
+        after_create = []  # what an assistant does: remember something, then look something up
+        for _ in range(min(args.queries, 100)):
+            memory_create(user=user, app=app, text=sentence(rng), infer=False)
+            t = time.perf_counter()
+            memory_search(user=user, app=app, query=f"who likes {rng.choice(WORDS)}?", limit=10)
+            after_create.append((time.perf_counter() - t) * 1000)
         print(f"{size:>7} memories (loaded in {load:.0f} s): search {percentiles(samples)}; "
+              f"search right after a create {percentiles(after_create)}; "
               f"RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

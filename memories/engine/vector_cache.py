@@ -23,13 +23,33 @@ class _Copy:
     rewrites: int
     last_rowid: int
     ids: list
-    matrix: np.ndarray
+    buffer: np.ndarray  # the vectors in its first len(ids) rows; the rest is room for the next inserts
     rows: dict | None = None  # id -> row of the matrix, made when first needed
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.buffer[:len(self.ids)]
 
     def row_of(self) -> dict:
         if self.rows is None or len(self.rows) != len(self.ids):
             self.rows = {str(i): n for n, i in enumerate(self.ids)}
         return self.rows
+
+    def append(self, ids: list, vectors: np.ndarray) -> None:
+        """Add rows in the room left, or in a buffer a quarter larger: an insert used to copy the whole matrix
+        (1.5 ms at 10,000 vectors) and then rebuild the id -> row map (10,000 strings) on the next search. A
+        reader keeps the rows it was given: rows below len(ids) are never written again, and a new buffer is a
+        copy."""
+        start, end = len(self.ids), len(self.ids) + len(ids)
+        if end > len(self.buffer):
+            grown = np.empty((max(end, end + end // 4 + 64), self.buffer.shape[1]), dtype=np.float32)
+            grown[:start] = self.buffer[:start]
+            self.buffer = grown
+        self.buffer[start:end] = vectors
+        rows = self.rows
+        self.ids += ids  # before the map: an id a reader finds there always has its row in the matrix
+        if rows is not None and len(rows) == start:
+            rows.update((str(i), n) for n, i in enumerate(ids, start))
 
 
 class VectorCache:
@@ -50,7 +70,7 @@ class VectorCache:
             self._held -= len(copy.ids) if copy else 0
             # Only inserts since the copy was made: append them. Anything else: load the user's vectors anew.
             if copy is None or (copy.nonce, copy.rewrites) != (nonce, rewrites) or copy.generation > generation:
-                copy = _Copy(nonce, -1, rewrites, 0, [], np.zeros((0, dims), dtype=np.float32))
+                copy = _Copy(nonce, -1, rewrites, 0, [], np.empty((0, dims), dtype=np.float32))
             if copy.generation != generation:
                 self._append(copy, collection, user_id, dims)
             copy.generation = generation
@@ -74,9 +94,8 @@ class VectorCache:
         if not rows:
             return
         id_field = MemoryVector._meta.get_field("id")
-        copy.ids += [id_field.to_python(row[1]) for row in rows]
         new = np.frombuffer(b"".join(bytes(row[2]) for row in rows), dtype=np.float32).reshape(len(rows), dims)
-        copy.matrix = np.vstack([copy.matrix, new]) if len(copy.matrix) else new.copy()
+        copy.append([id_field.to_python(row[1]) for row in rows], new)
         copy.last_rowid = rows[-1][0]
 
     def _evict(self) -> None:

@@ -48,3 +48,26 @@ def test_search_sees_what_another_process_wrote(alice, alice_app):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert top(alice, alice_app, "what insects do I keep?")[0] == "I keep bees on my roof"
+
+
+def test_inserts_one_at_a_time_keep_rows_ids_and_earlier_readers_consistent():
+    import uuid
+
+    import numpy as np
+
+    from memories.engine.vector_cache import _Copy
+
+    copy, rng = _Copy(None, 0, 0, 0, [], np.empty((0, 4), dtype=np.float32)), np.random.default_rng(1)
+    written, seen = [], []
+    for n in range(300):
+        ids, vectors = [uuid.uuid4() for _ in range(n % 3 + 1)], rng.random((n % 3 + 1, 4), dtype=np.float32)
+        copy.append(ids, vectors)
+        written += list(zip(ids, vectors))
+        if n % 50 == 0:  # a search that read the copy then, still holding what it was given
+            seen.append((copy.matrix, len(written), [v.copy() for _, v in written]))
+            copy.row_of()
+    assert len(copy.buffer) < 1.3 * len(written) + 64  # room for the next inserts, not a copy per insert
+    assert np.array_equal(copy.matrix, np.array([v for _, v in written]))
+    assert copy.row_of() == {str(i): n for n, (i, _) in enumerate(written)}
+    for matrix, count, vectors in seen:
+        assert len(matrix) == count and np.array_equal(matrix, np.array(vectors))
