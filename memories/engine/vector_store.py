@@ -77,9 +77,11 @@ class DatabaseVectorStore:
         return rows
 
     def _bump(self, user_ids, *, rewrite: bool) -> None:
-        """Tell every process's vector copy (vector_cache.py) that these users' vectors changed."""
+        """Tell every process's vector copy (vector_cache.py) that these users' vectors changed. SQLite only: on
+        PostgreSQL there is no copy, and the bump cost two statements a write and a row lock on the user's
+        counter, held to the commit, which queued all of a user's concurrent creates behind each other."""
         user_ids = {user_id or "" for user_id in user_ids}
-        if not user_ids:
+        if not user_ids or connection.vendor != "sqlite":
             return
         VectorGeneration.objects.bulk_create(
             [VectorGeneration(collection=self.collection_name, user_id=u) for u in user_ids], ignore_conflicts=True)
