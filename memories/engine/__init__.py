@@ -6,7 +6,6 @@ saved by the web process reaches workers on their next operation. mem0's and its
 become our error classes there. What the rest of the code needs without an engine (payload keys, the
 fusion of search scores, provider names) lives here and imports nothing heavy.
 """
-import json
 import logging
 import os
 import sys
@@ -138,16 +137,16 @@ _current: "tuple[str, Engine] | None" = None
 def get_engine() -> "Engine":
     """This process's engine, rebuilt when the stored configuration has changed since it was built."""
     global _current
-    from memories.selectors import config_current  # in-body import: selectors import the engine's helpers
+    from memories.selectors import config_current, config_fingerprint  # in-body: selectors import our helpers
 
-    version, document = config_current()
-    key = json.dumps(document, sort_keys=True)  # not the version alone: a rolled-back change may reuse it
+    key = config_fingerprint()
     if _current is not None and _current[0] == key:
         return _current[1]
     with _lock:
         if _current is None or _current[0] != key:
             from memories.engine.core import Engine
 
+            version, document = config_current()
             _current = (key, Engine(document))
             logger.info("memory engine built (config version %s)", version)
         return _current[1]
