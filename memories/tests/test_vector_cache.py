@@ -58,7 +58,10 @@ def test_inserts_one_at_a_time_keep_rows_ids_and_earlier_readers_consistent():
     from memories.engine.vector_cache import _Copy
 
     copy, rng = _Copy(None, 0, 0, 0, [], np.empty((0, 4), dtype=np.float32)), np.random.default_rng(1)
-    written, seen = [], []
+    first = [uuid.uuid4() for _ in range(100)]
+    copy.append(first, rng.random((100, 4), dtype=np.float32))
+    assert len(copy.buffer) == 100  # a user's vectors loaded whole: no room kept until inserts come
+    written, seen = list(zip(first, copy.matrix.copy())), []
     for n in range(300):
         ids, vectors = [uuid.uuid4() for _ in range(n % 3 + 1)], rng.random((n % 3 + 1, 4), dtype=np.float32)
         copy.append(ids, vectors)
