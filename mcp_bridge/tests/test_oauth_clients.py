@@ -8,6 +8,7 @@ import re
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -76,7 +77,7 @@ async def run_mcp_remote_with_oauth(base: str, url: str, config_dir: str) -> tup
                     # The browser follows the redirect back to mcp-remote's callback server, which mcp-remote starts
                     # after printing the URL: a person that quick would get "connection refused" (the test did,
                     # now and then, and mcp-remote waited for a callback that never came).
-                    while "callback server running" not in open(errors.name).read():
+                    while "callback server running" not in Path(errors.name).read_text():
                         assert time.monotonic() < deadline, "mcp-remote never started its callback server"
                         await asyncio.sleep(0.1)
                     back = await asyncio.to_thread(httpx2.get, location, timeout=30)

