@@ -117,10 +117,11 @@ class DatabaseVectorStore:
     def candidates(self, vector, *, user_id: str, count: int) -> list[tuple]:
         """(id, similarity) of the user's `count` closest vectors, best first, whatever the access rules say: from
         this process's copy on SQLite, through the HNSW index on PostgreSQL. At most HNSW_EF_SEARCH."""
-        rows = self._filtered({"user_id": user_id}).filter(dims=len(vector))
         found = nearest_cached(self.collection_name, user_id, vector, count) if connection.vendor == "sqlite" else None
-        if found is None:
-            found = self._closest(rows, vector, count)
+        if found is not None:  # then the query of rows is not even built (68 µs a search)
+            return found
+        rows = self._filtered({"user_id": user_id}).filter(dims=len(vector))
+        found = self._closest(rows, vector, count)
         if connection.vendor == "postgresql" and len(found) < count:
             # Fewer than asked: the user has few vectors, or HNSW's candidate list filled up with other users'
             # (and dead) rows before the filters kept enough. The exact scan over the user's rows settles it.
