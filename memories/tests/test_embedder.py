@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from memories.engine.embedder import DIMS, LocalEmbedder
 
@@ -84,13 +85,9 @@ def _vectors(path, texts):
     """Vectors from a session on this model file, loaded as the embedder loads its own."""
     from memories.engine import embedder as module
 
-    embedder = LocalEmbedder()
-    real = module.model_file
-    module.model_file = lambda: path
-    try:
-        return np.array(embedder.embed_batch(texts))
-    finally:
-        module.model_file = real
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "model_file", lambda: path)
+        return np.array(LocalEmbedder().embed_batch(texts))
 
 
 def test_the_folded_model_is_saved_once_and_gives_the_int8_files_vectors_to_the_bit(settings, tmp_path):
