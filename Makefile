@@ -8,7 +8,7 @@ PORT ?= 8765
 OPENMEMORY_USER ?= $(or $(USER),$(shell id -un),local)
 CLIENTS := mcp_bridge/tests/clients
 
-.PHONY: install run serve test prod-check check worker beat
+.PHONY: install run serve test test-fast prod-check check worker beat
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ serve:
 
 test: install $(CLIENTS)/node_modules/.installed
 	SECRET_KEY=$${SECRET_KEY:-tests-only-not-secret} $(PY) -m pytest
+
+# The quick loop for a small change: everything but the tests that start processes (live servers, workers, browsers,
+# Node.js clients). `make test` still runs it all, and CI runs `make test`.
+test-fast: install
+	SECRET_KEY=$${SECRET_KEY:-tests-only-not-secret} $(PY) -m pytest -m "not production and not live_server_process"
 
 # The production topology (2 web processes, worker, beat, its own PostgreSQL + pgvector and Redis) under load
 # and outages; needs redis-server and pgserver (.ci/pgvector-server installs it).

@@ -46,11 +46,11 @@ class AppAdmin(admin.ModelAdmin):
         return lines, {"apps": len(apps), "memories": sum(live.values())}, set(), []
 
     def delete_model(self, request, obj):
-        memory_services.app_delete(app=obj, actor=request.user)
+        memory_services.memories_delete_with_app(app=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
         for app in queryset.select_related("owner"):
-            memory_services.app_delete(app=app, actor=request.user)
+            memory_services.memories_delete_with_app(app=app, actor=request.user)
 
     @admin.action(description="Pause selected apps (they can neither read nor write)")
     def pause(self, request, queryset):

@@ -2,6 +2,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import IntegrityError, transaction
 
 from apps_registry.models import AccessControl, App, ArchivePolicy
+from memories.models import Category
 from openmemory.errors import AppPaused, ApplicationError, Conflict, NotFound
 
 DEFAULT_APP = "openmemory"
@@ -55,8 +56,6 @@ def access_rule_delete(*, rule) -> None:
 
 def archive_policy_create(*, owner, criteria_type: str, criteria_id, days_to_archive: int) -> ArchivePolicy:
     """A policy of the owner's; its app must be the owner's and its category must exist."""
-    from memories.models import Category
-
     if criteria_type == ArchivePolicy.Criteria.APP and not App.objects.filter(owner=owner, id=criteria_id).exists():
         raise NotFound("No app with that id.")
     if criteria_type == ArchivePolicy.Criteria.CATEGORY and not Category.objects.filter(id=criteria_id).exists():

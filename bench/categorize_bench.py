@@ -21,7 +21,7 @@ TEXTS = ["Booked a flight to Rome for the conference in May", "My daughter start
 
 
 def rate(label: str, memories):
-    from memories.categorization import content_digest, memory_categorize
+    from memories.services import content_digest, memory_categorize
 
     t = time.perf_counter()
     for memory in memories:
@@ -57,7 +57,7 @@ def heldout(show_misses: bool):
     person would pick), all right (every category given is), and the confusions among the first categories."""
     from django.core.management import call_command
 
-    from memories.categorization import categorize_offline
+    from memories.services import categorize_offline
 
     call_command("migrate", verbosity=0)
     labelled = load_labelled()

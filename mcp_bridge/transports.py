@@ -209,16 +209,30 @@ class _Sse:
     (mcp_bridge.relay)."""
 
     def __init__(self):
-        self._transports: dict[tuple, SseServerTransport] = {}
+        # (user, app) -> [its transport, how many of its streams are open here]: dropped with its last stream, so
+        # that the map holds what is connected now, not every (user, app) that ever connected.
+        self._transports: dict[tuple, list] = {}
         # The sessions whose streams this process holds -> the stream their answers go down (None for the moment
         # between the endpoint event and the SDK handing the stream over).
         self._sessions: dict[str, object] = {}
 
-    def transport(self, identity) -> SseServerTransport:
+    @contextlib.contextmanager
+    def _held(self, identity):
         key = (identity.user.pk, identity.app.pk)
-        if key not in self._transports:
-            self._transports[key] = SseServerTransport("/messages/", security_settings=_SDK_SECURITY)
-        return self._transports[key]
+        held = self._transports.setdefault(key, [SseServerTransport("/messages/", security_settings=_SDK_SECURITY), 0])
+        held[1] += 1
+        try:
+            yield held[0]
+        finally:
+            held[1] -= 1
+            if held[1] == 0:
+                self._transports.pop(key, None)
+
+    def transport(self, identity) -> SseServerTransport:
+        """The transport of the (user, app)'s open streams; with none open here, a new one, kept by nobody, whose
+        answer to a message is the SDK's own 404 for a session it does not know."""
+        held = self._transports.get((identity.user.pk, identity.app.pk))
+        return held[0] if held else SseServerTransport("/messages/", security_settings=_SDK_SECURITY)
 
     async def stream(self, identity, scope, receive, send):
         # root_path = this path, so the announced endpoint keeps client and user: .../sse/<user>/messages/
@@ -236,11 +250,12 @@ class _Sse:
         lowlevel = server._lowlevel_server
         send = _announced(send, token_in_query(scope), announced)
         try:
-            async with self.transport(identity).connect_sse(scope, receive, send) as (read, write):
-                session["write"] = write
-                if "id" in session:
-                    self._sessions[session["id"]] = write
-                await lowlevel.run(read, write, lowlevel.create_initialization_options())
+            with self._held(identity) as transport:
+                async with transport.connect_sse(scope, receive, send) as (read, write):
+                    session["write"] = write
+                    if "id" in session:
+                        self._sessions[session["id"]] = write
+                    await lowlevel.run(read, write, lowlevel.create_initialization_options())
         finally:
             if (session_id := session.get("id")) is not None:
                 self._sessions.pop(session_id, None)

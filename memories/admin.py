@@ -18,7 +18,7 @@ from apps_registry.admin import app_label
 from apps_registry.models import App
 from apps_registry.services import app_require_owner
 from memories import services
-from memories.categorization import categorize_on_commit, taxonomy
+from memories.services import memories_recategorize, taxonomy
 from memories.config import DEFAULT_CONFIG, is_local_embedder
 from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory
 from memories.rules import memory_text_check, metadata_check
@@ -103,7 +103,7 @@ class MemoryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Categorize selected memories again (in the background)")
     def recategorize(self, request, queryset):
-        categorize_on_commit(list(queryset.live()))
+        memories_recategorize(list(queryset.live()))
         self.message_user(request, "Categorization queued.", messages.SUCCESS)
 
     def get_queryset(self, request):

@@ -5,11 +5,10 @@ from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps_registry.selectors import app_owned
-from memories.backup import backup_export, backup_import
-from openmemory.api import EpochField, UserIdField, acting_user, from_epoch, validated
+from memories.services import memories_export, memories_import
+from openmemory.api import EpochField, UserIdField, UserScopedView, from_epoch, validated
 from openmemory.errors import PayloadTooLarge
 
 TAG = ["backup"]
@@ -50,7 +49,7 @@ class ZipRenderer(BaseRenderer):
         return data  # only errors are DRF responses here, and they are rendered as JSON (finalize_response)
 
 
-class ExportView(APIView):
+class ExportView(UserScopedView):
     renderer_classes = [JSONRenderer, ZipRenderer]
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -62,16 +61,15 @@ class ExportView(APIView):
                    responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def post(self, request):
         data = validated(ExportIn, request.data)
-        user = acting_user(request, data.get("user_id"))
         if data.get("app_id"):
-            app_owned(user=user, app_id=data["app_id"])  # another user's app looks like none: 404
-        archive = backup_export(user=user, app_id=data.get("app_id"), from_date=from_epoch(data.get("from_date")),
+            app_owned(user=self.user, app_id=data["app_id"])  # another self.user's app looks like none: 404
+        archive = memories_export(user=self.user, app_id=data.get("app_id"), from_date=from_epoch(data.get("from_date")),
                                 to_date=from_epoch(data.get("to_date")))
-        return FileResponse(archive, as_attachment=True, filename=f"memories_export_{user.username}.zip",
+        return FileResponse(archive, as_attachment=True, filename=f"memories_export_{self.user.username}.zip",
                             content_type="application/zip")
 
 
-class ImportView(APIView):
+class ImportView(UserScopedView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(tags=TAG, summary="Restore memories from an export zip (they are embedded again)",
@@ -83,5 +81,4 @@ class ImportView(APIView):
         mode = request.query_params.get("mode", "overwrite")
         if mode not in ("skip", "overwrite"):
             raise serializers.ValidationError({"mode": "mode is 'skip' or 'overwrite'."})
-        user = acting_user(request, data.get("user_id"))
-        return Response(backup_import(user=user, upload=data["file"], mode=mode))
+        return Response(memories_import(user=self.user, upload=data["file"], mode=mode))

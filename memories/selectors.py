@@ -1,38 +1,22 @@
 """Every read of memories that has rules: who may see what is decided here, in SQL."""
-import json
 import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
-from django.db import connection
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.fields.json import KT
+from django.utils import timezone
 
-from apps_registry.models import AccessControl, App
-from memories.config import with_defaults
-from memories.models import (Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryCount,
-                             MemoryStatusHistory)
+from memories.config import CONFIG_KEY, config_current, config_fingerprint  # noqa: F401  (read here by callers)
+from memories.engine import COLLECTION, get_engine
+from memories.engine.access import (app_has_access_rules, ids_parameter, memories_readable_by_app,  # noqa: F401
+                                    memory_ids_among)
+from memories.engine.keywords import keywords_drift
+from memories.models import (Category, Memory, MemoryAccessLog, MemoryChange, MemoryCount, MemoryStatusHistory,
+                             MemoryVector)
 from openmemory.errors import NotFound
-
-CONFIG_KEY = "main"
-
-
-def config_current() -> tuple[int, dict]:
-    """(version, the configuration document with defaults filled in); version 0 when nothing is stored."""
-    row = Config.objects.filter(key=CONFIG_KEY).values_list("version", "value").first()
-    version, value = row if row else (0, {})
-    return version, with_defaults(value)
-
-
-def config_fingerprint() -> tuple[int, str]:
-    """(version, the stored document as the database holds it): changes whenever the configuration does (a
-    rolled-back change may reuse a version, not the text). One plain query, 20-150 µs: the engine checks it
-    several times a request, and config_current's ORM query and defaults took 0.4-0.8 ms each time."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT version, CAST(value AS TEXT) FROM {Config._meta.db_table} WHERE key = %s",
-                       [CONFIG_KEY])
-        row = cursor.fetchone()
-    return tuple(row) if row else (0, "")
-
 
 def memory_get(*, user: AbstractUser, memory_id) -> Memory:
     """One of the user's memories (any state but deleted), or NotFound: another user's looks the same as none."""
@@ -43,47 +27,6 @@ def memory_get(*, user: AbstractUser, memory_id) -> Memory:
     if memory is None:
         raise NotFound("No memory with that id.")
     return memory
-
-
-def app_has_access_rules(app: App) -> bool:
-    return AccessControl.objects.filter(app=app).exists()
-
-
-def memories_readable_by_app(*, app: App, has_rules: bool | None = None) -> QuerySet[Memory]:
-    """The active memories of the app's owner that its access rules let it read.
-
-    A rule for one memory beats a rule for all; deny beats allow. With no rule, everything is readable: then the
-    query is the plain one (`has_rules` when the caller knows already; else one indexed look at the rules).
-    """
-    active = Memory.objects.filter(owner_id=app.owner_id, state=Memory.State.ACTIVE)
-    if not (app_has_access_rules(app) if has_rules is None else has_rules):
-        return active
-    rules = AccessControl.objects.filter(app=app)
-    denied = rules.filter(effect=AccessControl.Effect.DENY, memory__isnull=False).values("memory_id")
-    allowed = rules.filter(effect=AccessControl.Effect.ALLOW, memory__isnull=False).values("memory_id")
-    deny_all = rules.filter(effect=AccessControl.Effect.DENY, memory__isnull=True)
-    return active.exclude(id__in=denied).filter(~Exists(deny_all) | Q(id__in=allowed))
-
-
-def memory_ids_among(memories: QuerySet, ids) -> set[uuid.UUID]:
-    """Which of these ids the query of memories holds (its rules, states and filters decided in SQL).
-
-    Each id is looked up by primary key (a correlated EXISTS): the plan does not depend on the query planner's
-    statistics, which, stale, made SQLite walk all of a user's rows to check a search's hundred candidates.
-    """
-    if not ids:
-        return set()
-    return set(Memory.objects.filter(pk__in=ids_parameter(ids)).filter(Exists(memories.filter(pk=OuterRef("pk"))))
-               .values_list("id", flat=True))
-
-
-def ids_parameter(ids) -> RawSQL:
-    """A list of UUIDs as one SQL parameter, for `id__in=`: Django prepares an IN list id by id, which for a search's
-    two hundred candidates cost more than the query."""
-    ids = [i if isinstance(i, uuid.UUID) else uuid.UUID(str(i)) for i in ids]
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::uuid[])", [ids])
-    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps([i.hex for i in ids])])  # hex: how SQLite holds them
 
 
 def memories_with_category_names(memories: QuerySet[Memory], names: list[str] | None) -> QuerySet[Memory]:
@@ -177,10 +120,8 @@ def _listed(*, user, app_ids, category_ids, category_names, from_date, to_date, 
 def _matches(*, owner: AbstractUser, memories: QuerySet[Memory], query: str, limit: int) -> list:
     """What a listing's search finds among the owner's `memories`, best first: not the whole list reordered, but
     the memories with a word of their own (not a neighbour's) in common with the query, or a meaning close enough."""
-    from memories.engine import get_engine  # in-body: the engine's core imports this module
-
-    hits = get_engine().search(query=query, user_id=owner.get_username(), owner_id=owner.pk, context=False,
-                               allowed=memories.values("id"), limit=limit)
+    hits = get_engine().search_hybrid(query=query, user_id=owner.get_username(), owner_id=owner.pk, context=False,
+                                      allowed=memories.values("id"), limit=limit)
     return [hit for hit in hits if hit.keyword_score is not None or (hit.vector_score or 0.0) >= LISTED_SIMILARITY]
 
 
@@ -224,8 +165,6 @@ STAFF_SEARCH_OWNERS = 50
 def memory_ids_by_relevance(*, query: str, memories: QuerySet[Memory], limit: int = 50) -> list[uuid.UUID]:
     """Staff's search over many users' memories (the admin): each owner's share of `memories` searched as a
     listing's search is, the hits of all owners merged by score; ids, best first."""
-    from django.contrib.auth import get_user_model
-
     hits = []
     for owner in get_user_model().objects.filter(pk__in=memories.values("owner"))[:STAFF_SEARCH_OWNERS]:
         hits += _matches(owner=owner, memories=memories.filter(owner=owner), query=query, limit=limit)
@@ -240,10 +179,73 @@ RELATED_SIMILARITY = 0.2  # the cosine from which another memory is related at a
 def memories_related(*, memory: Memory, limit: int = RELATED) -> list[tuple[Memory, float]]:
     """The owner's other memories closest to this one in meaning (any state but deleted), with their cosine,
     closest first: a vector search and one query for the rows."""
-    from memories.engine import get_engine
-
     others = Memory.objects.filter(owner_id=memory.owner_id).live().exclude(pk=memory.pk)
-    hits = get_engine().search(query=memory.content, user_id=memory.owner.get_username(), allowed=others,
-                               limit=limit, threshold=RELATED_SIMILARITY)
+    hits = get_engine().search_by_meaning(query=memory.content, user_id=memory.owner.get_username(), allowed=others,
+                                          limit=limit, threshold=RELATED_SIMILARITY)
     found = {str(m.pk): m for m in Memory.objects.select_related("app").filter(pk__in=[h.id for h in hits])}
     return [(found[hit.id], hit.score) for hit in hits if hit.id in found]
+
+
+# Older than this and still uncategorized: its task was lost (a broker that was down when the write committed).
+# A task normally runs within a second of the write; running one twice does no harm.
+LEFTOVER_AGE = timedelta(seconds=30)
+
+
+def memories_to_categorize():
+    """Live memories categorization never finished for (a lost task, a provider down for long)."""
+    return Memory.objects.live().filter(categorized_at__isnull=True, created_at__lt=timezone.now() - LEFTOVER_AGE)
+
+
+@dataclass
+class StoreReport:
+    missing: list = field(default_factory=list)  # live memories without a vector
+    orphans: list = field(default_factory=list)  # vectors without a live memory
+    stale: list = field(default_factory=list)  # vectors of other text, of another size, or filed under another user
+    foreign_apps: list = field(default_factory=list)  # memories in an app of another user
+    unindexed: list = field(default_factory=list)  # live memories whose keyword document is missing or stale
+    index_orphans: list = field(default_factory=list)  # keyword documents of no live memory
+    miscounted: list = field(default_factory=list)  # (owner id, state) whose kept count is not the rows' count
+
+    def counts(self) -> list[tuple[str, int]]:
+        return [("missing vectors", len(self.missing)), ("orphan vectors", len(self.orphans)),
+                ("stale vectors", len(self.stale)), ("memories in another user's app", len(self.foreign_apps)),
+                ("keyword documents missing or stale", len(self.unindexed)),
+                ("orphan keyword documents", len(self.index_orphans)), ("miscounted owner states", len(self.miscounted))]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.orphans or self.stale or self.foreign_apps or self.unindexed
+                    or self.index_orphans or self.miscounted)
+
+
+def store_check() -> StoreReport:
+    engine = get_engine()
+    if not engine.stores_in_database:
+        raise NotImplementedError("check_store covers the database vector store; this install uses another one.")
+    vectors = MemoryVector.objects.filter(collection=COLLECTION)
+    vector_of = vectors.filter(id=OuterRef("id"))
+    annotated = Memory.objects.live().annotate(
+        vector_text=Subquery(vector_of.values(text=KT("payload__data"))[:1]),
+        vector_owner=Subquery(vector_of.values("user_id")[:1]),
+        payload_owner=Subquery(vector_of.values(owner=KT("payload__user_id"))[:1]),
+        vector_dims=Subquery(vector_of.values("dims")[:1]),
+    )
+    differs = (~Q(vector_text=F("content")) | ~Q(vector_dims=engine.dims) | ~Q(vector_owner=F("owner__username"))
+               | ~Q(payload_owner=F("owner__username")))
+    unindexed, stale_documents, index_orphans = keywords_drift(Memory.objects.live())
+    return StoreReport(
+        unindexed=unindexed + stale_documents, index_orphans=index_orphans,
+        missing=list(annotated.filter(vector_dims__isnull=True).values_list("id", flat=True)),
+        orphans=list(vectors.exclude(id__in=Memory.objects.live().values("id")).values_list("id", flat=True)),
+        stale=list(annotated.filter(vector_dims__isnull=False).filter(differs).values_list("id", flat=True)),
+        foreign_apps=list(Memory.objects.exclude(app__owner=F("owner")).values_list("id", flat=True)),
+        miscounted=counts_drift(),
+    )
+
+
+def counts_drift() -> list[tuple[int, str]]:
+    """(owner id, state) pairs whose MemoryCount differs from the number of rows (the triggers keep them equal)."""
+    rows = Memory.objects.values("owner_id", "state").annotate(n=Count("id")).values_list("owner_id", "state", "n")
+    actual = {(owner, state): n for owner, state, n in rows.order_by()}
+    kept = {(owner, state): n for owner, state, n in MemoryCount.objects.values_list("owner_id", "state", "count")}
+    return sorted(key for key in actual.keys() | kept.keys() if actual.get(key, 0) != kept.get(key, 0))

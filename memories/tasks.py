@@ -16,7 +16,7 @@ TRANSIENT = (EngineUnavailable, SoftTimeLimitExceeded, OperationalError, Interfa
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=6,
              acks_late=True, ignore_result=True)
 def categorize_memory(memory_id: str, digest: str) -> None:
-    from memories.categorization import BadLLMOutput, memory_categorize  # in-body import: no cycle
+    from memories.services import BadLLMOutput, memory_categorize  # in-body: services send these tasks
 
     try:
         memory_categorize(memory_id=memory_id, digest=digest)
@@ -26,10 +26,11 @@ def categorize_memory(memory_id: str, digest: str) -> None:
 
 @shared_task(ignore_result=True)
 def categorize_uncategorized() -> int:
-    from memories.categorization import categorize_on_commit, memories_to_categorize
+    from memories.selectors import memories_to_categorize
+    from memories.services import memories_recategorize
 
     memories = list(memories_to_categorize()[:1000])
-    categorize_on_commit(memories)
+    memories_recategorize(memories)
     return len(memories)
 
 

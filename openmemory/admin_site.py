@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.contrib.admin.apps import AdminConfig
+
+from stats.selectors import system_health
 
 
 class OpenMemoryAdminSite(admin.AdminSite):
@@ -14,11 +15,5 @@ class OpenMemoryAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
-        from stats.selectors import system_health
-
         check_now = request.method == "POST" and "check_store" in request.POST and request.user.is_staff
         return super().index(request, {**(extra_context or {}), "health": system_health(check_store_now=check_now)})
-
-
-class OpenMemoryAdminConfig(AdminConfig):
-    default_site = "openmemory.admin_site.OpenMemoryAdminSite"

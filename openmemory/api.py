@@ -8,7 +8,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.views import APIView
 
+from openmemory.authentication import requested_user_id
 from openmemory.models import ApiToken
 from openmemory.services import user_acted_for
 
@@ -21,6 +23,19 @@ def acting_user(request, user_id: str | None) -> AbstractUser:
     """The user a request acts on: the caller, or the user its `user_id` names for a token made to act for any."""
     token = request.auth if isinstance(request.auth, ApiToken) else None
     return user_acted_for(caller=request.user, token=token, user_id=user_id)
+
+
+class UserScopedView(APIView):
+    """Every user-data endpoint's one rule for whose data it acts on (`self.user`), decided before the handler
+    runs: the caller, or the user `user_id` names for a token made to act for any user (403 for any other token,
+    404 for no such user). `request.user` stays the caller: the actor in history rows and logs."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles first
+        user_id = requested_user_id(request)
+        if user_id is not None:
+            user_id = validated(_UserIdIn, {"user_id": user_id})["user_id"]
+        self.user = acting_user(request, user_id)
 
 
 def answered_before_commit():
@@ -97,6 +112,10 @@ class UserIdField(serializers.CharField):
     def __init__(self, **kwargs):
         super().__init__(required=False, allow_blank=True, max_length=150,
                          help_text="Defaults to the token's user; another user's only with a token made to act for any user.", **kwargs)
+
+
+class _UserIdIn(serializers.Serializer):
+    user_id = UserIdField()
 
 
 class PageIn(serializers.Serializer):

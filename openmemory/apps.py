@@ -1,4 +1,13 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class OpenMemoryAdminConfig(admin_apps.AdminConfig):
+    """Django's admin, with the system's health on its home (openmemory/admin_site.py, imported once the models
+    are: its home reads them)."""
+
+    default = False  # named in INSTALLED_APPS; "openmemory" itself is OpenMemoryConfig
+    default_site = "openmemory.admin_site.OpenMemoryAdminSite"
 
 
 class OpenMemoryConfig(AppConfig):

@@ -4,6 +4,8 @@ import logging
 from django.conf import settings
 from django.db import connection
 
+from openmemory.celery import app as celery_app
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,10 +31,8 @@ def redis_ok() -> bool:
 
 def workers_answering(timeout: float = 1.0) -> int:
     """How many Celery workers answer a ping through the broker (ask when redis_ok(): 0 when none answers)."""
-    from openmemory.celery import app
-
     try:
-        return len(app.control.ping(timeout=timeout) or [])
+        return len(celery_app.control.ping(timeout=timeout) or [])
     except Exception as exc:
         logger.warning("health: worker ping failed: %s", exc)
         return 0

@@ -60,7 +60,7 @@ SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER", default=[]))
 
 INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
-    "openmemory.admin_site.OpenMemoryAdminConfig",  # Django's admin, with the system's health on its home
+    "openmemory.apps.OpenMemoryAdminConfig",  # Django's admin, with the system's health on its home
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -8,7 +8,7 @@ from django.utils import timezone
 from apps_registry.models import App
 from apps_registry.selectors import apps_with_counts
 from memories.models import Memory
-from memories.selectors import memory_list_total, memory_state_counts
+from memories.selectors import memories_to_categorize, memory_list_total, memory_state_counts, store_check
 from openmemory.health import redis_ok, workers_answering
 
 
@@ -27,8 +27,6 @@ def system_health(*, check_store_now: bool = False) -> dict:
     """What the admin's home shows: memories by state, uncategorized ones, apps, users, the last categorization,
     whether the broker and a worker answer, and the store's drift (check_store's counts, cached for
     STORE_CHECK_EVERY seconds, as it reads every memory). A constant number of queries."""
-    from memories.categorization import memories_to_categorize
-
     by_state = memory_state_counts()
     apps = App.objects.aggregate(total=Count("id"), paused=Count("id", filter=Q(is_active=False)))
     health = {
@@ -54,8 +52,6 @@ def system_health(*, check_store_now: bool = False) -> dict:
 
 
 def _store_drift() -> dict:
-    from memories.upkeep import store_check
-
     try:
         report = store_check()
     except NotImplementedError as exc:

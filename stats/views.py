@@ -1,11 +1,10 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from stats.selectors import user_stats
 from apps_registry.serializers import AppOut
-from openmemory.api import UserIdField, acting_user, validated
+from openmemory.api import UserIdField, UserScopedView
 
 
 class StatsIn(serializers.Serializer):
@@ -18,9 +17,8 @@ class StatsOut(serializers.Serializer):
     apps = AppOut(many=True)
 
 
-class Stats(APIView):
+class Stats(UserScopedView):
     @extend_schema(tags=["stats"], summary="The user's figures", parameters=[StatsIn], responses=StatsOut)
     def get(self, request):
-        user = acting_user(request, validated(StatsIn, request.query_params).get("user_id"))
-        apps, total = user_stats(user=user)
+        apps, total = user_stats(user=self.user)
         return Response({"total_memories": total, "total_apps": len(apps), "apps": AppOut(apps, many=True).data})

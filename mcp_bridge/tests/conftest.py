@@ -37,16 +37,17 @@ def running_server(kind: str, extra_env: dict | None = None, processes: list | N
         process.log_path.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="module", params=["uvicorn", "daphne"])
-def asgi_server(request, django_db_setup, django_db_blocker):
-    with running_server(request.param) as url:
+@pytest.fixture(scope="module")
+def uvicorn_server(django_db_setup, django_db_blocker):
+    """The Procfile's server: every MCP test runs on it."""
+    with running_server("uvicorn") as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def uvicorn_server(django_db_setup, django_db_blocker):
-    """The Procfile's server, for tests that need one but not both."""
-    with running_server("uvicorn") as url:
+def daphne_server(django_db_setup, django_db_blocker):
+    """Channels' own server, for one smoke test per transport (test_mcp.py): the rest need not run twice."""
+    with running_server("daphne") as url:
         yield url
 
 

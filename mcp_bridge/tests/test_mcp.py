@@ -1,4 +1,5 @@
-"""The MCP server through the official client, against a live server (uvicorn and daphne), on every transport."""
+"""The MCP server through the official client, against a live server on every transport (uvicorn; daphne for the
+smoke test of each transport)."""
 import asyncio
 import json
 
@@ -12,7 +13,7 @@ from mcp_bridge.tests.conftest import TRANSPORTS, mcp_client
 from memories.models import Memory, MemoryAccessLog, MemoryStatusHistory
 from memories.services import memory_create
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
 TOOLS = {"add_memories", "search_memory", "list_memories", "delete_memories", "delete_all_memories", "get_memory",
          "update_memory"}
 
@@ -34,9 +35,11 @@ def text(result) -> str:
     return result.content[0].text
 
 
+@pytest.mark.parametrize("server", ["uvicorn", "daphne"])
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_every_tool_works_on_every_transport(asgi_server, transport, alice):
-    listed, added, found = call(asgi_server, transport, alice, [
+def test_every_tool_works_on_every_transport(request, server, transport, alice):
+    base = request.getfixturevalue(f"{server}_server")
+    listed, added, found = call(base, transport, alice, [
         ("__list__", None),
         ("add_memories", {"text": "I'm vegetarian", "infer": False}),
         ("search_memory", {"query": "what food should I avoid cooking for them?"}),
@@ -46,7 +49,7 @@ def test_every_tool_works_on_every_transport(asgi_server, transport, alice):
     assert json.loads(text(added))["results"][0]["event"] == "ADD"
     hit = json.loads(text(found))["results"][0]
     assert hit["id"] == memory_id and hit["memory"] == "I'm vegetarian" and 0 < hit["score"] <= 1
-    got, updated, listed_memories = call(asgi_server, transport, alice, [
+    got, updated, listed_memories = call(base, transport, alice, [
         ("get_memory", {"memory_id": memory_id}),
         ("update_memory", {"memory_id": memory_id, "text": "I'm vegan"}),
         ("list_memories", {}),
@@ -55,18 +58,18 @@ def test_every_tool_works_on_every_transport(asgi_server, transport, alice):
     assert json.loads(text(updated))["memory"] == "I'm vegan"
     assert [m["memory"] for m in json.loads(text(listed_memories))] == ["I'm vegan"]
     assert set(MemoryAccessLog.objects.values_list("access_type", flat=True)) == {"search", "get", "list"}
-    (deleted,) = call(asgi_server, transport, alice, [("delete_memories", {"memory_ids": [memory_id]})])
+    (deleted,) = call(base, transport, alice, [("delete_memories", {"memory_ids": [memory_id]})])
     assert text(deleted) == "Deleted 1 of 1 memories."
     assert Memory.objects.get(id=memory_id).state == "deleted"
     assert MemoryStatusHistory.objects.filter(memory_id=memory_id, new_state="deleted").count() == 1
 
 
 @pytest.mark.parametrize("transport", ["http-legacy", "sse", "ws"])
-def test_a_paused_app_gets_a_clear_error_from_every_tool(asgi_server, transport, alice):
+def test_a_paused_app_gets_a_clear_error_from_every_tool(uvicorn_server, transport, alice):
     app = app_get_or_create(owner=alice, name="cursor")
     memory = memory_create(user=alice, app=app_get_or_create(owner=alice, name="other"), text="x", infer=False).memory
     app_set_active(app=app, is_active=False)
-    results = call(asgi_server, transport, alice, [
+    results = call(uvicorn_server, transport, alice, [
         ("add_memories", {"text": "new"}), ("search_memory", {"query": "x"}), ("list_memories", {}),
         ("delete_memories", {"memory_ids": [str(memory.id)]}), ("delete_all_memories", {}),
         ("get_memory", {"memory_id": str(memory.id)}), ("update_memory", {"memory_id": str(memory.id), "text": "y"}),
@@ -78,46 +81,46 @@ def test_a_paused_app_gets_a_clear_error_from_every_tool(asgi_server, transport,
 
 
 @pytest.mark.parametrize("transport", ["http-auto", "ws"])
-def test_a_memory_an_access_rule_hides_is_never_returned(asgi_server, transport, alice):
+def test_a_memory_an_access_rule_hides_is_never_returned(uvicorn_server, transport, alice):
     app = app_get_or_create(owner=alice, name="cursor")
     hidden = memory_create(user=alice, app=app, text="My bank PIN hint is my cat's name", infer=False).memory
     memory_create(user=alice, app=app, text="I have a cat called Miso", infer=False)
     AccessControl.objects.create(app=app, memory=hidden, effect="deny")
-    found, listed, got = call(asgi_server, transport, alice, [
+    found, listed, got = call(uvicorn_server, transport, alice, [
         ("search_memory", {"query": "cat"}), ("list_memories", {}), ("get_memory", {"memory_id": str(hidden.id)})])
     assert str(hidden.id) not in text(found) and str(hidden.id) not in text(listed)
     assert got.is_error and "No memory with that id" in text(got)
 
 
-def test_no_token_is_401_and_another_users_token_is_403(asgi_server, alice, bob):
-    url = f"{asgi_server}/mcp/cursor/http/alice"
+def test_no_token_is_401_and_another_users_token_is_403(uvicorn_server, alice, bob):
+    url = f"{uvicorn_server}/mcp/cursor/http/alice"
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     assert httpx2.post(url, json=body).status_code == 401
     assert httpx2.post(url, json=body, headers={"Authorization": "Bearer om_wrong"}).status_code == 401
     refused = httpx2.post(url, json=body, headers={"Authorization": f"Bearer {bob.token}"})
     assert refused.status_code == 403 and "not to 'alice'" in refused.json()["detail"]
-    assert httpx2.get(f"{asgi_server}/mcp/cursor/sse/alice").status_code == 401
+    assert httpx2.get(f"{uvicorn_server}/mcp/cursor/sse/alice").status_code == 401
     ok = httpx2.post(f"{url}?token={alice.token}", json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
         headers={"Accept": "application/json, text/event-stream"})
     assert ok.status_code == 200
 
 
-def test_a_websocket_without_a_token_is_closed_with_4401(asgi_server, alice, bob):
+def test_a_websocket_without_a_token_is_closed_with_4401(uvicorn_server, alice, bob):
     async def close_code(url, headers):
         async with websockets.connect(url, subprotocols=["mcp"], additional_headers=headers) as ws:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await ws.recv()
             return closed.value.rcvd.code
 
-    url = asgi_server.replace("http://", "ws://") + "/mcp/cursor/ws/alice"
+    url = uvicorn_server.replace("http://", "ws://") + "/mcp/cursor/ws/alice"
     assert asyncio.run(close_code(url, {})) == 4401
     assert asyncio.run(close_code(url, {"Authorization": f"Bearer {bob.token}"})) == 4403
 
 
-def test_an_sse_session_is_refused_on_another_path(asgi_server, alice):
+def test_an_sse_session_is_refused_on_another_path(uvicorn_server, alice):
     async def run():
-        async with httpx2.AsyncClient(base_url=asgi_server, headers={"Authorization": f"Bearer {alice.token}"}) as http:
+        async with httpx2.AsyncClient(base_url=uvicorn_server, headers={"Authorization": f"Bearer {alice.token}"}) as http:
             async with http.stream("GET", "/mcp/cursor/sse/alice") as stream:
                 lines = stream.aiter_lines()  # kept referenced: a collected iterator would close the stream
                 async for line in lines:
@@ -132,11 +135,11 @@ def test_an_sse_session_is_refused_on_another_path(asgi_server, alice):
     assert asyncio.run(run()) == (202, 404)
 
 
-def test_fifty_concurrent_sessions_keep_users_apart(asgi_server, make_user):
+def test_fifty_concurrent_sessions_keep_users_apart(uvicorn_server, make_user):
     users = [make_user(f"user{i}") for i in range(50)]
 
     async def session(user, index):
-        async with mcp_client(asgi_server, ["http-legacy", "sse", "ws"][index % 3], client="agent",
+        async with mcp_client(uvicorn_server, ["http-legacy", "sse", "ws"][index % 3], client="agent",
                               user_id=user.username, token=user.token) as client:
             await client.call_tool("add_memories", {"text": f"{user.username} owns a parrot named P{index}", "infer": False})
             found = json.loads(text(await client.call_tool("search_memory", {"query": "parrot", "limit": 50})))
@@ -151,11 +154,11 @@ def test_fifty_concurrent_sessions_keep_users_apart(asgi_server, make_user):
     assert sorted(Memory.objects.values_list("owner__username", flat=True)) == sorted(u.username for u in users)
 
 
-def test_two_server_processes_serve_the_same_users(alice, asgi_server):
+def test_two_server_processes_serve_the_same_users(alice, uvicorn_server):
     """Streamable HTTP is stateless: a memory added through one process is found through another."""
     from mcp_bridge.tests.conftest import running_server
 
     with running_server("uvicorn") as second:
-        (added,) = call(asgi_server, "http-legacy", alice, [("add_memories", {"text": "Allergic to penicillin", "infer": False})])
+        (added,) = call(uvicorn_server, "http-legacy", alice, [("add_memories", {"text": "Allergic to penicillin", "infer": False})])
         (found,) = call(second, "http-auto", alice, [("search_memory", {"query": "drug allergy"})])
     assert json.loads(text(found))["results"][0]["id"] == json.loads(text(added))["results"][0]["id"]

@@ -1,7 +1,6 @@
 """What a client meets at the edges of the MCP transports: prompt answers, our JSON sentences, one Host/Origin
 policy on every transport."""
 import asyncio
-import time
 
 import httpx2
 import pytest
@@ -13,11 +12,10 @@ INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
 ACCEPT = {"Accept": "application/json, text/event-stream"}
 
 
-def test_get_on_the_streamable_http_endpoint_is_an_immediate_405(uvicorn_server, alice):
-    started = time.perf_counter()
+def test_get_on_the_streamable_http_endpoint_is_a_405_not_a_stream_left_open(uvicorn_server, alice):
+    # A stream left open would hold the client until its timeout (then httpx2 raises): the answer is a whole 405.
     response = httpx2.get(f"{uvicorn_server}/mcp/x/http/alice", headers={"Authorization": f"Bearer {alice.token}",
-                                                                          "Accept": "text/event-stream"}, timeout=10)
-    assert time.perf_counter() - started < 2
+                                                                          "Accept": "text/event-stream"}, timeout=30)
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert "offers no GET stream" in response.json()["detail"]
 

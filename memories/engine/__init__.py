@@ -13,7 +13,7 @@ import threading
 import types
 from typing import TYPE_CHECKING, NamedTuple
 
-from memories.config import LOCAL_DIMS, is_local_embedder, squashed
+from memories.config import LOCAL_DIMS, config_current, config_fingerprint, is_local_embedder, squashed
 
 if TYPE_CHECKING:
     from memories.engine.core import Engine
@@ -34,6 +34,13 @@ PAYLOAD_KEYS = frozenset({"user_id", "agent_id", "run_id", "actor_id", "role", "
 def vector_metadata(metadata: dict | None) -> dict:
     """The part of a memory's metadata that goes into its vector's payload."""
     return {key: value for key, value in (metadata or {}).items() if key not in PAYLOAD_KEYS}
+
+
+def vector_payload(memory) -> dict:
+    """The payload a memory's vector carries: its metadata, then the keys the store owns (never the other way)."""
+    return {**vector_metadata(memory.metadata), "user_id": memory.owner.username, "app_id": str(memory.app_id),
+            "app_name": memory.app.name, "created_at": memory.created_at.isoformat(),
+            "updated_at": memory.updated_at.isoformat()}
 
 
 _importing = threading.Lock()
@@ -137,8 +144,6 @@ _current: "tuple[str, Engine] | None" = None
 def get_engine() -> "Engine":
     """This process's engine, rebuilt when the stored configuration has changed since it was built."""
     global _current
-    from memories.selectors import config_current, config_fingerprint  # in-body: selectors import our helpers
-
     key = config_fingerprint()
     if _current is not None and _current[0] == key:
         return _current[1]

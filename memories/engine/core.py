@@ -5,7 +5,6 @@ does not pay.
 import contextlib
 import logging
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -25,8 +24,8 @@ from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory  
 from memories.engine.embedder import LocalEmbedder
 from memories.engine.history import DatabaseHistory
 from memories.engine.vector_store import DatabaseVectorStore, ensure_hnsw_index
-from memories.keywords import keyword_candidates, keyword_search
-from memories.selectors import memory_ids_among
+from memories.engine.access import keep_permitted, memory_ids_among
+from memories.engine.keywords import keyword_candidates
 from openmemory.errors import ApplicationError, EngineUnavailable, NotFound, database_unavailable
 
 logger = logging.getLogger("memories.engine")
@@ -207,40 +206,41 @@ class Engine:
                  "created_at": payload.get("created_at"), "updated_at": now, "is_deleted": 1}
                 for memory_id, payload in removed.items()])
 
-    def search(self, *, query: str, user_id: str, allowed, limit: int, owner_id: int | None = None,
-               context: bool = True, threshold: float = 0.0) -> list[Hit]:
-        """The closest memories among `allowed` (a query of memories decided in SQL), best first.
+    def search_by_meaning(self, *, query: str, user_id: str, allowed, limit: int, threshold: float = 0.0) -> list[Hit]:
+        """The memories among `allowed` (a query of memories decided in SQL) closest in meaning to the query, above
+        `threshold`, best first: the near-duplicate check and related memories."""
+        with translated_errors("search"):
+            vector = self.embedder.embed(query, "search")
+            nearest = self._nearest(query, vector, user_id, allowed, limit)
+        return [Hit(str(i), score, score, None) for i, score in nearest if score >= threshold][:limit]
 
-        With `owner_id`, by meaning and by words together: the CANDIDATES nearest vectors and best keyword matches,
-        the access rules checked for all of them in one query, each memory scored VECTOR_WEIGHT x cosine +
-        (1 - VECTOR_WEIGHT) x its keyword score over the best one (the keyword documents' neighbour text only with
-        `context`). Without, by meaning alone, above `threshold`.
+    def search_hybrid(self, *, query: str, user_id: str, owner_id: int, allowed, limit: int,
+                      context: bool = True) -> list[Hit]:
+        """The memories among `allowed` that best match the query by meaning and by words together, best first.
+
+        The CANDIDATES nearest vectors and best keyword matches of the owner, the access rules checked for all of
+        them in one query, each memory scored VECTOR_WEIGHT x cosine + (1 - VECTOR_WEIGHT) x its keyword score
+        over the best one (the keyword documents' neighbour text only with `context`).
         """
         with translated_errors("search"):
-            if owner_id is None:
-                vector = self.embedder.embed(query, "search")
-                nearest = self._nearest(query, vector, user_id, allowed, limit)
-                return [Hit(str(i), score, score, None) for i, score in nearest if score >= threshold][:limit]
             # The model (or the embedding API) works on the query while the database finds the keyword matches.
             embedding = _embedding.submit(self.embedder.embed, query, "search")
-            if not self.stores_in_database:
-                words = keyword_search(query=query, owner_id=owner_id, allowed=allowed, limit=CANDIDATES,
-                                       with_context=context)
-                nearest = self._nearest(query, embedding.result(), user_id, allowed, CANDIDATES)
-                return fuse({str(i): score for i, score in nearest}, dict(words), limit)
             words, more_words = keyword_candidates(query=query, owner_id=owner_id, limit=CANDIDATES,
                                                    with_context=context)
             vector = embedding.result()
-            near = self.store.candidates(vector, user_id=user_id, count=CANDIDATES)
+            if not self.stores_in_database:  # an outside store: its own over-fetch, checked against the rules
+                near, more_near = self._nearest(query, vector, user_id, allowed, CANDIDATES), False
+            else:
+                near = self.store.candidates(vector, user_id=user_id, count=CANDIDATES)
+                more_near = len(near) == CANDIDATES
             permitted = memory_ids_among(allowed, [i for i, _ in near] + [i for i, _ in words])
-            cosine = {str(i): score for i, score in near if i in permitted}
-            if len(cosine) < limit and len(near) == CANDIDATES:  # the rules hide most of the nearest: exactly
-                cosine = {str(i): score for i, score in self._nearest(query, vector, user_id, allowed, CANDIDATES)}
-            kept = {i: score for i, score in words if uuid.UUID(i) in permitted}
-            if len(kept) < limit and more_words:
-                kept = dict(keyword_search(query=query, owner_id=owner_id, allowed=allowed, limit=CANDIDATES,
-                                           with_context=context))
-            if missing := [i for i in kept if i not in cosine]:  # found by words alone: their cosine too
+            cosine = dict(keep_permitted(near, permitted, limit=limit, more=more_near,
+                                         exact=lambda: self._nearest(query, vector, user_id, allowed, CANDIDATES)))
+            kept = dict(keep_permitted(words, permitted, limit=limit, more=more_words, exact=lambda: keyword_candidates(
+                query=query, owner_id=owner_id, limit=CANDIDATES, with_context=context, allowed=allowed)[0]))
+            cosine = {str(i): score for i, score in cosine.items()}
+            missing = [i for i in kept if i not in cosine]
+            if missing and self.stores_in_database:  # found by words alone: their cosine too
                 cosine.update(self.store.similarities(vector, missing, user_id=user_id))
         return fuse(cosine, kept, limit)
 
@@ -249,8 +249,9 @@ class Engine:
             return self.store.nearest(vector, filters={"user_id": user_id}, allowed=allowed, limit=limit)
         # An outside store cannot join our tables: over-fetch, then keep what the allowed set holds.
         hits = self.store.search(query=query, vectors=vector, top_k=limit * 4, filters={"user_id": user_id})
-        permitted = memory_ids_among(allowed, [hit.id for hit in hits])
-        return [(hit.id, hit.score or 0.0) for hit in hits if uuid.UUID(str(hit.id)) in permitted][:limit]
+        candidates = [(str(hit.id), hit.score or 0.0) for hit in hits]
+        permitted = memory_ids_among(allowed, [i for i, _ in candidates])
+        return keep_permitted(candidates, permitted, limit=limit, more=False)[:limit]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Vectors for texts to store, in batches; called before a write's transaction, so that no lock is held

@@ -7,15 +7,26 @@ and every process (web, worker, manage.py) sees the same store.
 import uuid
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from django.db import connection
 from django.db.models import F, FloatField, Func, QuerySet, Value
 
 from memories.fields import HNSW_EF_SEARCH, to_db_vector
 from memories.engine.vector_cache import nearest_cached, similarities_cached
 from memories.models import MemoryVector, VectorGeneration
-from memories.selectors import memory_ids_among
+from memories.engine.access import keep_permitted, memory_ids_among
 
 _SCOPE_KEYS = {"user_id": "user_id"}
+
+
+def unit(vector) -> list[float]:
+    """The vector scaled to length 1 (a zero vector as it is). Every vector is stored so, and every query vector
+    enters so: then a dot product is the cosine, which SQLite's in-process copy computes, and both databases rank
+    alike whatever the configured embedder returns (ours normalises; a remote one may not)."""
+    array = np.asarray(vector, dtype=np.float64)
+    norm = float(np.linalg.norm(array))
+    return (array / norm).tolist() if norm else array.tolist()
 
 
 @dataclass
@@ -52,7 +63,7 @@ def ensure_hnsw_index(dims: int) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS memory_vector_hnsw_{dims} ON memories_memoryvector "
+            f"CREATE INDEX IF NOT EXISTS memory_vector_hnsw_{dims} ON {MemoryVector._meta.db_table} "
             f"USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE dims = {dims}"
         )
 
@@ -93,7 +104,7 @@ class DatabaseVectorStore:
         MemoryVector.objects.bulk_create(
             MemoryVector(
                 id=vector_id, collection=self.collection_name, user_id=payload.get("user_id"),
-                dims=len(vector), embedding=vector, payload=payload,
+                dims=len(vector), embedding=unit(vector), payload=payload,
             )
             for vector_id, vector, payload in zip(ids, vectors, payloads)
         )
@@ -117,6 +128,7 @@ class DatabaseVectorStore:
     def candidates(self, vector, *, user_id: str, count: int) -> list[tuple]:
         """(id, similarity) of the user's `count` closest vectors, best first, whatever the access rules say: from
         this process's copy on SQLite, through the HNSW index on PostgreSQL. At most HNSW_EF_SEARCH."""
+        vector = unit(vector)
         found = nearest_cached(self.collection_name, user_id, vector, count) if connection.vendor == "sqlite" else None
         if found is not None:  # then the query of rows is not even built (68 µs a search)
             return found
@@ -141,16 +153,16 @@ class DatabaseVectorStore:
         else:
             candidates = self._closest(rows, vector, pool)
         if allowed is not None:
-            permitted = memory_ids_among(allowed, [i for i, _ in candidates])
-            kept = [(i, score) for i, score in candidates if i in permitted]
-            if len(kept) < limit and len(candidates) == pool:
-                kept = self._closest(rows.filter(id__in=allowed.values("id")), vector, limit, exact=True)
-            candidates = kept
+            candidates = keep_permitted(
+                candidates, memory_ids_among(allowed, [i for i, _ in candidates]), limit=limit,
+                more=len(candidates) == pool,
+                exact=lambda: self._closest(rows.filter(id__in=allowed.values("id")), vector, limit, exact=True))
         return candidates[:limit]
 
     def similarities(self, vector, ids: list[str], *, user_id: str | None = None) -> dict[str, float]:
         """Cosine similarity of these vectors to the query vector: from this process's copy of the user's vectors
         on SQLite, else computed by the database (one query)."""
+        vector = unit(vector)
         found = similarities_cached(self.collection_name, user_id, vector, ids) if user_id is not None else {}
         if rest := [i for i in ids if str(i) not in found]:
             rows = self._rows().filter(id__in=rest, dims=len(vector))
@@ -179,7 +191,7 @@ class DatabaseVectorStore:
     def update(self, vector_id, vector=None, payload=None):
         changes = {}
         if vector is not None:
-            changes.update(embedding=vector, dims=len(vector))
+            changes.update(embedding=unit(vector), dims=len(vector))
         if payload is not None:
             changes.update(payload=payload, user_id=payload.get("user_id"))
         if changes:

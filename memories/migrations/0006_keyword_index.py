@@ -18,7 +18,7 @@ def create(apps, schema_editor):
 
 
 def index_existing(apps, schema_editor):
-    from memories.keywords import keywords_refresh
+    from memories.engine.keywords import keywords_refresh
 
     ids = list(apps.get_model("memories", "Memory").objects.exclude(state="deleted").values_list("id", flat=True))
     for start in range(0, len(ids), 500):

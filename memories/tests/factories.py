@@ -1,7 +1,7 @@
 import factory
 
 from memories.engine import get_engine
-from memories.keywords import keywords_refresh
+from memories.engine.keywords import keywords_refresh
 from memories.models import Memory
 
 

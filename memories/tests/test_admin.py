@@ -237,7 +237,7 @@ def test_the_memory_page_shows_content_changes_old_to_new_with_who_and_when(staf
 
 def test_staff_set_categories_and_they_stand(staff_browser, alice, alice_app, django_capture_on_commit_callbacks,
                                              tasks_in_process):
-    from memories.categorization import memories_to_categorize
+    from memories.selectors import memories_to_categorize
     from memories.models import Category
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -5,7 +5,7 @@ import io
 from django.contrib.auth import get_user_model
 
 from memories.models import Memory, MemoryCount
-from memories.services import app_delete, memories_set_state, memory_create
+from memories.services import memories_delete_with_app, memories_set_state, memory_create
 from memories.tests.factories import MemoryFactory, bulk_memories
 
 
@@ -47,7 +47,7 @@ def test_totals_stay_exact_through_every_kind_of_change(alice_client, bob_client
 
     # An app deleted with its memories, a user deleted with everything: the others' totals do not move.
     memory_create(user=alice, app=app_get_or_create(owner=alice, name="claude"), text="Drinks tea", infer=False)
-    app_delete(app=alice_app, actor=alice)
+    memories_delete_with_app(app=alice_app, actor=alice)
     assert _totals(alice_client) == _counted(alice)
     get_user_model().objects.filter(pk=bob.pk).delete()
     assert _totals(alice_client) == _counted(alice)
@@ -77,7 +77,7 @@ def test_a_filtered_list_is_counted_by_its_rows(alice_client, alice, alice_app):
 def test_check_store_finds_and_repairs_a_count_that_drifted(alice_client, alice, alice_app):
     from django.core.management import call_command
 
-    from memories.upkeep import store_check
+    from memories.selectors import store_check
 
     bulk_memories(owner=alice, app=alice_app, count=3)
     MemoryCount.objects.filter(owner=alice, state="active").update(count=7)  # as a restore of an old dump might

@@ -225,7 +225,7 @@ def test_a_writes_neighbour_lookup_reads_a_range_of_the_apps_index(alice, alice_
     """The keyword context of a new memory needs its app's memories just before and after it. With the tie on
     created_at written as an OR, SQLite read every row of the app (5 ms a query at 10,000 memories, two per
     create); as a range on the index it reads the few it needs."""
-    from memories.keywords import keywords_refresh
+    from memories.engine.keywords import keywords_refresh
     from memories.tests.factories import bulk_memories
 
     memories = bulk_memories(owner=alice, app=alice_app, count=30)
@@ -253,3 +253,25 @@ def test_a_writes_neighbour_lookup_reads_a_range_of_the_apps_index(alice, alice_
                 assert "created_at>? AND created_at<?" in plan, plan
             else:
                 assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test's transaction, as a server runs: SQLite's vector copy
+def test_an_embedder_that_does_not_normalise_still_ranks_by_cosine(alice, alice_app, monkeypatch):
+    """A configured embedder's vectors may be of any length: they are stored as unit vectors, so SQLite's in-process
+    copy (a dot product) and pgvector (a cosine distance) rank alike, and scores stay cosines."""
+    from memories.services import config_save
+    from memories.tests.llm_server import FakeLLM
+
+    monkeypatch.setenv("OPENMEMORY_TEST_EMBEDDER_KEY", "sk-test-not-secret")
+    with FakeLLM() as fake:
+        fake.vectors = {"Which way is north?": [1.0, 0.0, 0.0],
+                        "North is up on the map": [1.0, 0.1, 0.0],  # nearly the query's direction, length 1
+                        "A long vector pointing elsewhere": [10.0, 10.0, 0.0]}  # 45 degrees off, length 14
+        config_save(document={"mem0": {"embedder": {"provider": "openai", "config": {
+            "model": "test-embedder", "api_key": "env:OPENMEMORY_TEST_EMBEDDER_KEY", "openai_base_url": fake.url,
+            "embedding_dims": 3}}}})
+        for text in ["North is up on the map", "A long vector pointing elsewhere"]:
+            memory_create(user=alice, app=alice_app, text=text, infer=False)
+        hits = memory_search(user=alice, query="Which way is north?", app=alice_app)
+    assert [memory.content for memory, _ in hits] == ["North is up on the map", "A long vector pointing elsewhere"]
+    assert [round(hit.vector_score, 3) for _, hit in hits] == [0.995, 0.707]

@@ -6,7 +6,7 @@ from apps_registry.models import AccessControl
 from apps_registry.services import app_get_or_create
 from memories.models import Memory
 from memories.services import memories_set_state, memory_create, memory_search
-from memories.upkeep import store_check
+from memories.selectors import store_check
 
 FILLER = ["I like my coffee strong in the morning", "The gym was busy today", "We watched a film about space",
           "My sister called about the holidays", "The garden needs watering", "I am reading a book on history",
@@ -88,9 +88,9 @@ def test_deleting_a_memory_takes_it_out_of_the_keyword_index_at_once(alice, alic
     memory = memory_create(user=alice, app=alice_app, text="My locker code is 8812", infer=False).memory
     assert hit_of(alice, "8812", memory).keyword_score > 0
     memories_set_state(memories=Memory.objects.filter(pk=memory.pk), state="deleted", actor=alice)
-    from memories.keywords import keyword_search
+    from memories.engine.keywords import keyword_candidates
 
-    assert keyword_search(query="8812", owner_id=alice.pk, allowed=None, limit=10) == []
+    assert keyword_candidates(query="8812", owner_id=alice.pk, limit=10) == ([], False)
     assert store_check().clean
 
 
@@ -146,7 +146,7 @@ def test_the_filter_endpoint_ranks_by_relevance_unless_a_sort_is_given(alice_cli
 def test_postgresql_finds_the_users_matches_through_the_gin_index(alice, bob, alice_app):
     from django.db import connection
 
-    from memories.keywords import _allowed_sql, postgresql_query
+    from memories.engine.keywords import _allowed_sql, postgresql_query
 
     for filler in FILLER:
         memory_create(user=alice, app=alice_app, text=filler, infer=False)
@@ -183,7 +183,7 @@ def test_an_import_sized_batch_gives_every_memory_exactly_its_neighbours_as_cont
 
     from django.utils import timezone
 
-    from memories.keywords import keyword_candidates, keywords_refresh
+    from memories.engine.keywords import keyword_candidates, keywords_refresh
 
     memories = Memory.objects.bulk_create(Memory(owner=alice, app=alice_app, content=f"turn {i} said zq{i}w")
                                           for i in range(12))
@@ -197,3 +197,16 @@ def test_an_import_sized_batch_gives_every_memory_exactly_its_neighbours_as_cont
         found, _ = keyword_candidates(query=word, owner_id=alice.pk, limit=50)
         expected = memories[max(0, position - 2):position + 3]
         assert {uuid.UUID(str(i)) for i, _ in found} == {m.id for m in expected}, (position, word)
+
+
+def test_moving_a_memory_to_another_run_takes_its_words_out_of_its_old_neighbours_context(alice, conversation):
+    """The admin's metadata edit: `run_id` decides which sequence a memory's neighbours come from."""
+    from memories.services import memory_set_metadata
+
+    counselor, agency, hopeful = conversation
+    assert hit_of(alice, "Portland", hopeful).keyword_score > 0  # the agency's turn is hopeful's context
+    memory_set_metadata(memory=agency, metadata={"run_id": "another conversation"}, actor=alice)
+    hit = hit_of(alice, "Portland", hopeful)
+    assert hit is None or hit.keyword_score is None
+    assert hit_of(alice, "Portland", agency).keyword_score > 0  # its own words still find it
+    assert store_check().clean

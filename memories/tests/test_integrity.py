@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from apps_registry.services import app_get_or_create
 from memories.models import Category, Memory, MemoryVector
 from memories.services import memory_create, memory_search
-from memories.upkeep import store_check
+from memories.selectors import store_check
 
 HIJACK = {"user_id": "bob", "app_id": "00000000-0000-0000-0000-000000000000", "app_name": "x", "data": "evil",
           "hash": "h", "created_at": "never", "note": "kept"}
@@ -43,7 +43,7 @@ def test_check_store_finds_a_vector_filed_under_another_user(alice, alice_app, c
     def found_by_meaning() -> bool:  # the vector side alone: the keyword index files it under alice either way
         from memories.engine import get_engine
 
-        hits = get_engine().search(query="the blue bicycle", user_id="alice", limit=5,
+        hits = get_engine().search_by_meaning(query="the blue bicycle", user_id="alice", limit=5,
                                    allowed=Memory.objects.filter(owner=alice).values("id"))
         return str(memory.id) in [hit.id for hit in hits]
 

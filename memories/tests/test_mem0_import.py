@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 SCRIPT = """
@@ -22,6 +23,7 @@ print(json.dumps({"after_engine": after_engine, "after_qdrant": "qdrant_client" 
 """
 
 
+@pytest.mark.live_server_process
 def test_building_the_engine_leaves_qdrant_client_unimported_and_qdrant_settings_still_check(db, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "openmemory.settings", "SECRET_KEY": "x",
            "OPENMEMORY_DATA_DIR": str(settings.DATA_DIR), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}

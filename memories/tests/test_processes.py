@@ -31,6 +31,7 @@ def _database_url() -> str:
     return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
 
 
+@pytest.mark.live_server_process
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_write_and_search_the_same_store_at_once(alice, alice_app):
     env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "openmemory.settings"}

@@ -64,3 +64,48 @@ def test_reembed_with_a_bad_embedder_json_says_so(db):
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("reembed", "--embedder", "{nope")
     assert config_current()[0] == 0  # nothing was saved
+
+
+def test_repairing_a_memory_filed_in_another_users_app_clears_it_from_that_apps_keyword_context(alice, bob):
+    """A memory of alice's in bob's app is context of bob's memories there: bob's search for her words found his
+    own memories. check_store sees it (documents whose context is not what the rows say), and the repair takes her
+    words out of his documents as it moves her memory home."""
+    from apps_registry.services import app_get_or_create
+    from memories.engine.keywords import keywords_refresh
+
+    bobs = app_get_or_create(owner=bob, name="claude")
+    for text in ["The gym was busy today", "We watched a film about space", "The garden needs watering",
+                 "The train was late again", "Dinner was pasta with tomatoes", "Work was calm this week"]:
+        memory_create(user=bob, app_name="notes", text=text, infer=False)  # so that her word is a rare one
+    before = memory_create(user=bob, app=bobs, text="Bob went sailing on Sunday", infer=False).memory
+    secret = memory_create(user=alice, app_name="claude", text="My locker code is 8812", infer=False).memory
+    after = memory_create(user=bob, app=bobs, text="Bob bought a new kettle", infer=False).memory
+    Memory.objects.filter(pk=secret.pk).update(app=bobs)  # filed in bob's app, as an old bug could leave it
+    keywords_refresh([secret.id])
+    def bobs_found_by_her_words():
+        return {m.pk for m, hit in memory_search(user=bob, query="8812") if hit.keyword_score}
+
+    assert bobs_found_by_her_words() & {before.pk, after.pk}
+    call_command("check_store", "--repair")
+    secret.refresh_from_db()
+    assert secret.app.owner_id == alice.pk
+    assert not bobs_found_by_her_words()
+    assert memory_search(user=alice, query="8812")[0][0].pk == secret.pk
+    call_command("check_store")
+
+
+def test_check_store_sees_a_keyword_context_that_is_no_longer_true(alice, alice_app, three):
+    from django.db import connection
+
+    from memories.selectors import store_check
+
+    assert store_check().clean
+    with connection.cursor() as cursor:  # the context of one memory rewritten behind the services' back
+        if connection.vendor == "sqlite":
+            cursor.execute("UPDATE memories_keywords SET context = 'pelicans' WHERE memory_id = %s", [three[1].id.hex])
+        else:
+            cursor.execute("UPDATE memories_keywords SET document = document || to_tsvector('english', 'pelicans') "
+                           "WHERE memory_id = %s", [three[1].id])
+    assert store_check().unindexed == [str(three[1].id)]
+    call_command("check_store", "--repair")
+    assert store_check().clean

@@ -33,6 +33,7 @@ def test_search_sees_every_committed_change(alice, alice_app):
     assert "I ride a bicycle to work" not in top(alice, alice_app, "how do I commute?")
 
 
+@pytest.mark.live_server_process
 def test_search_sees_what_another_process_wrote(alice, alice_app):
     memory_create(user=alice, app=alice_app, text="I play the cello", infer=False)
     assert top(alice, alice_app, "music")  # this process now holds a copy

@@ -156,3 +156,14 @@ def migrate(database_url: str, env: dict | None = None) -> None:
                           env=app_env(database_url, env), capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
+
+
+def eventually(check, *, within: float = 60, every: float = 0.2) -> bool:
+    """Whether check() comes true within `within` seconds: a wait for what a test cannot order (a server coming
+    back), generous, so that a busy machine waits longer and never fails sooner. Not a measure of speed."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True

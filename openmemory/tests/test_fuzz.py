@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from memories.models import Memory
 from memories.rules import memory_text_check, metadata_check
-from memories.upkeep import store_check
+from memories.selectors import store_check
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from memories.models import Memory
-from memories.upkeep import store_check
+from memories.selectors import store_check
 from openmemory.tests.corpus import archive_cases, rest_cases
 
 

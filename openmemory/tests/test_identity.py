@@ -35,6 +35,30 @@ def test_a_token_made_to_act_for_any_user_may_and_is_logged(db, alice_memory, ca
     assert key not in caplog.text
 
 
+def test_every_endpoint_acts_for_the_user_an_act_as_any_token_names(db, alice, alice_app, alice_memory, capsys):
+    """One rule for every endpoint (the view-class policy): what a script made for bob, it can list and remove for
+    bob. An archive policy made with user_id=bob could be neither listed nor deleted: those views took the caller."""
+    call_command("create_token", "ops", "--act-as-any", "--name", "script")
+    from rest_framework.test import APIClient
+
+    from openmemory.services import user_get_or_create
+
+    user_get_or_create(username="bob")
+    script = APIClient()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {capsys.readouterr().out.strip().splitlines()[-1]}")
+    made = script.post("/api/v1/archive-policies/", {"user_id": "bob", "criteria_type": "global",
+                                                           "days_to_archive": 30}, format="json")
+    assert made.status_code == 201, made.content
+    assert [p["id"] for p in script.get("/api/v1/archive-policies/?user_id=bob").json()] == [made.json()["id"]]
+    assert script.get("/api/v1/archive-policies/").json() == []  # the script's own user has none
+    assert script.delete(f"/api/v1/archive-policies/{made.json()['id']}/?user_id=bob").status_code == 204
+    assert script.get(f"/api/v1/apps/{alice_app.id}/?user_id=alice").json()["is_active"] is True
+    log = script.get(f"/api/v1/memories/{alice_memory.id}/access-log?user_id=alice")
+    assert log.status_code == 200 and log.json()["total"] == 0
+    refused = client_for(alice).get(f"/api/v1/apps/{alice_app.id}/?user_id=bob")
+    assert refused.status_code == 403 and refused.json()["detail"] == "Your token belongs to 'alice', not to 'bob'."
+
+
 def test_the_token_make_run_prints_is_an_ordinary_token(db, settings, tmp_path, capsys, alice_memory):
     settings.DATA_DIR = tmp_path
     call_command("setup_local", "joe")

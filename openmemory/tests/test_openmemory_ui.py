@@ -14,7 +14,7 @@ from apps_registry.models import App
 from conftest import client_for
 from memories.models import Memory
 from memories.services import memory_create, memory_search
-from memories.upkeep import store_check
+from memories.selectors import store_check
 
 NAIVE_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$")  # the UI appends "Z" to it
 # The values of the settings form's provider menus (its display names, lower-cased).

@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from memories.upkeep import store_check, store_repair
+from memories.selectors import store_check
+from memories.services import memories_repair
 
 
 class Command(BaseCommand):
@@ -25,6 +26,6 @@ class Command(BaseCommand):
             raise CommandError("The store has drifted; run with --repair to fix it.")
         rewrite = len(report.missing) + len(report.stale) + len(report.foreign_apps)
         with tqdm(total=rewrite, desc="re-embedding", unit="memory") as bar:
-            store_repair(report, progress=bar.update)
+            memories_repair(report, progress=bar.update)
         self.stdout.write(f"Repaired: {len(report.orphans)} orphans removed, {len(report.foreign_apps)} memories "
                           f"moved to their owner's app, {rewrite} vectors written.")

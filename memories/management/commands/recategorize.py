@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from memories.categorization import BadLLMOutput, content_digest, memory_categorize
+from memories.services import BadLLMOutput, content_digest, memory_categorize
 from memories.models import Memory
 
 

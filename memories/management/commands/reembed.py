@@ -5,7 +5,7 @@ from tqdm import tqdm
 
 from memories.models import Memory
 from memories.services import config_save
-from memories.upkeep import memories_reembed
+from memories.services import memories_reembed
 
 
 class Command(BaseCommand):

@@ -9,16 +9,16 @@ import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from memories import tasks
+from memories.config import config_current
 from memories.engine import get_engine
 from memories.models import Category, Memory
-from memories.selectors import config_current
 from memories.taxonomy import DEFAULT_CATEGORIES
 from openmemory.errors import ApplicationError
 
@@ -28,9 +28,6 @@ MAX_CATEGORIES = 3
 _NEIGHBOURS = 15
 _MIN_SHARE = 0.15  # of the vote, for a category to count
 _CLOSE_TO_BEST = 0.05  # a second or third category: its share at most this far below the best one's
-# Older than this and still uncategorized: its task was lost (a broker that was down when the write committed).
-# A task normally runs within a second of the write; running one twice does no harm.
-LEFTOVER_AGE = timedelta(seconds=30)
 SYSTEM_PROMPT = (
     "You sort one memory of a user into categories. Prefer these when one fits: {names}. When none fits, you "
     "may name a new one. Answer only with a JSON object: {{\"categories\": [\"...\"]}}, one to three short "
@@ -122,13 +119,8 @@ def parse_categories(answer) -> list[str]:
     return names[:MAX_CATEGORIES + 2]
 
 
-def memories_to_categorize():
-    """Live memories categorization never finished for (a lost task, a provider down for long)."""
-    return Memory.objects.live().filter(categorized_at__isnull=True, created_at__lt=timezone.now() - LEFTOVER_AGE)
-
-
-def categorize_on_commit(memories) -> None:
-    """Queue categorization once the current transaction commits (ids and digests only)."""
+def memories_recategorize(memories) -> None:
+    """Queue categorization of these memories once the current transaction commits (ids and digests only)."""
     jobs = [(str(m.id), content_digest(m.content)) for m in memories]
     if jobs:
         # robust: a broker that is down must not fail a write that has committed; the leftover job retries.
@@ -139,13 +131,11 @@ def _send(jobs: list[tuple[str, str]]) -> None:
     """To the broker; with none (the embedded default), to this process's categorizing thread, so that the
     request that wrote the memories answers without waiting for it (OPENMEMORY_CATEGORIZE_IN_BACKGROUND=false:
     in the request's thread, after its commit)."""
-    from memories.tasks import categorize_memory
-
-    if categorize_memory.app.conf.task_always_eager and settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND:
+    if tasks.categorize_memory.app.conf.task_always_eager and settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND:
         _background().submit(_categorize_here, jobs)
     else:
         for job in jobs:
-            categorize_memory.delay(*job)
+            tasks.categorize_memory.delay(*job)
 
 
 @functools.cache
@@ -156,11 +146,9 @@ def _background() -> ThreadPoolExecutor:
 
 
 def _categorize_here(jobs: list[tuple[str, str]]) -> None:
-    from memories.tasks import categorize_memory
-
     close_old_connections()
     try:
         for job in jobs:
-            categorize_memory.apply(args=job)  # the task's own retries and error log
+            tasks.categorize_memory.apply(args=job)  # the task's own retries and error log
     finally:
         close_old_connections()

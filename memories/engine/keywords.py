@@ -22,7 +22,7 @@ import snowballstemmer
 from django.db import connection
 from django.db.models import QuerySet
 
-from memories.selectors import memory_ids_among
+from memories.models import Memory
 
 # Chosen on LoCoMo's development conversations (bench/retrieval_eval.py; figures in the closing note of issue 11):
 # recall@10 stays within 0.79-0.82 for 1-3 neighbours and context weights 0.3-1.0; these were best.
@@ -61,23 +61,43 @@ def _hex(memory_id) -> str:
 
 # --- writing -------------------------------------------------------------------------------------------------------
 
-def keywords_refresh(memory_ids) -> None:
-    """Rewrite the keyword documents of these memories and of their neighbours (whose context they are, or were).
-    Deleted memories leave the index. Call it inside the transaction that changed them."""
-    from memories.models import Memory
+_POSITION = ("id", "owner_id", "app_id", "state", "created_at", "metadata", "content")
+_LEFT = "left"  # the state of an anchor at a place a memory has left: it finds the neighbours it had there
 
+
+def keywords_positions(memory_ids) -> list[dict]:
+    """Where these memories stand in their sequences, taken before a change that may move them (another app, another
+    run_id, another time) and given to keywords_refresh afterwards, so that their old neighbours are refreshed too."""
+    return list(Memory.objects.filter(id__in=list(memory_ids)).values(*_POSITION))
+
+
+def keywords_refresh(memory_ids, *, before: list[dict] = ()) -> None:
+    """Rewrite the keyword documents of these memories and of their neighbours (whose context they are, or were:
+    `before`, from keywords_positions, names the places they had). Deleted memories leave the index. Call it inside
+    the transaction that changed them."""
+    _write(*_documents(Memory.objects.filter(id__in=list(memory_ids)).values(*_POSITION), before))
+
+
+def _documents(changed, before=()) -> tuple[dict, list]:
+    """({memory id: (owner id, body, context)} to write, [memory ids] to remove) for these memories, their
+    neighbours, and the neighbours of the places in `before` that a memory has left."""
+    changed = list(changed)
+    now = {memory["id"]: _place(memory) for memory in changed}
+    left = [{**old, "state": _LEFT} for old in before if now.get(old["id"]) != _place(old)]
     documents, gone = {}, []
-    changed = Memory.objects.filter(id__in=list(memory_ids)).values(
-        "id", "owner_id", "app_id", "state", "created_at", "metadata", "content")
-    for (app_id, run_id), members in _by_sequence(changed).items():
+    for (app_id, run_id), members in _by_sequence(changed + left).items():
         for memory, line in _lines(app_id, run_id, members):
             if memory["state"] == Memory.State.DELETED:
                 gone.append(memory["id"])
-            else:
+            elif memory["state"] != _LEFT:
                 documents[memory["id"]] = (memory["owner_id"], memory["content"], _context(line, memory))
             for neighbour in _neighbours(line, memory):  # their context holds this memory, or held it
-                documents[neighbour["id"]] = (memory["owner_id"], neighbour["content"], _context(line, neighbour))
-    _write(documents, gone)
+                documents[neighbour["id"]] = (neighbour["owner_id"], neighbour["content"], _context(line, neighbour))
+    return documents, gone
+
+
+def _place(memory: dict) -> tuple:
+    return memory["app_id"], _run_id(memory["metadata"]), memory["created_at"]
 
 
 def _run_id(metadata):
@@ -95,12 +115,10 @@ def _lines(app_id, run_id, members: list[dict]):
     """(memory, the active memories of its sequence around it, in order) for each changed memory of a sequence:
     enough of them to make its context and its neighbours' (twice the neighbours on each side). A few changed
     memories: two small queries each; many (a bulk change, an import batch): one query over their time span."""
-    from memories.models import Memory
-
     sequence = Memory.objects.filter(app_id=app_id, state=Memory.State.ACTIVE)
     sequence = sequence.filter(metadata__run_id=run_id) if run_id is not None else sequence.filter(
         metadata__run_id__isnull=True)
-    reach, fields = CONTEXT_WINDOW * 2, ("id", "content", "created_at")
+    reach, fields = CONTEXT_WINDOW * 2, ("id", "owner_id", "content", "created_at")
     if len(members) > _FEW:
         times = [m["created_at"] for m in members]
         line = _Line(sequence.filter(created_at__gte=min(times) - reach, created_at__lte=max(times) + reach)
@@ -190,25 +208,6 @@ def keyword_candidates(*, query: str, owner_id: int, limit: int, with_context: b
         found = _postgresql_search(query, owner_id, only, params, limit, weight)
     meaningful = [(memory_id, score) for memory_id, score in found if score >= MEANINGFUL]
     return meaningful, len(meaningful) == limit  # best first: past a row below MEANINGFUL, all are
-
-
-def keyword_search(*, query: str, owner_id: int, allowed: QuerySet | None, limit: int,
-                   with_context: bool = True) -> list[tuple[str, float]]:
-    """(memory id, score) of the owner's memories whose keyword document matches the query, best first; only ids
-    in `allowed` when it is given.
-
-    The owner's best matches come first, and the access rules are checked for those few only, as the vector side
-    does; only when that leaves too few is the exact query, filtered by the rules, run.
-    """
-    found, more = keyword_candidates(query=query, owner_id=owner_id, limit=limit, with_context=with_context)
-    if allowed is None:
-        return found
-    permitted = memory_ids_among(allowed, [memory_id for memory_id, _ in found])
-    kept = [(memory_id, score) for memory_id, score in found if uuid.UUID(memory_id) in permitted]
-    if len(kept) < limit and more:
-        kept, _ = keyword_candidates(query=query, owner_id=owner_id, limit=limit, with_context=with_context,
-                                     allowed=allowed)
-    return kept
 
 
 class _CommonWords:
@@ -301,19 +300,44 @@ def postgresql_query(query, owner_id, only, params, limit, weight) -> tuple[str,
 # --- checking ------------------------------------------------------------------------------------------------------
 
 def keywords_drift(memories: QuerySet) -> tuple[list, list, list]:
-    """(live memories with no keyword document, or one of other text or owner; documents of no live memory)."""
+    """(live memories with no keyword document; live memories whose document differs from what keywords_refresh
+    would write now: other owner or text, or, for an active memory, other context; documents of no live memory).
+    A memory that is not active keeps the context it had (no search reads it); becoming active rewrites it."""
+    rows = list(memories.values(*_POSITION))
+    expected, _ = _documents(rows)
+    live, active = {row["id"] for row in rows}, {row["id"] for row in rows if row["state"] == Memory.State.ACTIVE}
+    expected = {i: (*document, i in active) for i, document in expected.items() if i in live}
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute(f"SELECT memory_id, owner, body FROM {TABLE}")
-            indexed = {str(uuid.UUID(i)): (owner, body) for i, owner, body in cursor.fetchall()}
+            cursor.execute(f"SELECT memory_id, owner, body, context FROM {TABLE}")
+            indexed = {uuid.UUID(i): (owner, body, context) for i, owner, body, context in cursor.fetchall()}
+            differs = {i for i, (owner, body, context, is_active) in expected.items() if i in indexed and (
+                indexed[i][:2] != (f"u{owner}", body) or (is_active and indexed[i][2] != context))}
         else:
-            cursor.execute(f"SELECT memory_id, 'u' || owner_id, body FROM {TABLE}")
-            indexed = {str(i): (owner, body) for i, owner, body in cursor.fetchall()}
-    live = {str(i): (f"u{owner}", content) for i, owner, content in memories.values_list("id", "owner_id", "content")}
-    missing = [i for i in live if i not in indexed]
-    stale = [i for i in live if i in indexed and indexed[i] != live[i]]
-    orphans = [i for i in indexed if i not in live]
+            cursor.execute(f"SELECT memory_id FROM {TABLE}")
+            indexed = {i for (i,) in cursor.fetchall()}
+            differs = _postgresql_differing(expected)
+    missing = [str(i) for i in expected if i not in indexed]
+    stale = [str(i) for i in expected if i in indexed and i in differs]
+    orphans = [str(i) for i in indexed if i not in expected]
     return missing, stale, orphans
+
+
+def _postgresql_differing(expected: dict) -> set:
+    """Of these documents, the memories whose stored row differs from them (compared in SQL, the tsvector built as
+    _write builds it; the context only where the memory is active)."""
+    if not expected:
+        return set()
+    ids, rows = list(expected), list(expected.values())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.id FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::text[], %s::boolean[]) "
+            f"AS e(id, owner_id, body, context, active) JOIN {TABLE} k ON k.memory_id = e.id "
+            "WHERE k.owner_id <> e.owner_id OR k.body <> e.body OR (e.active AND k.document <> "
+            "(array_to_tsvector(ARRAY['owner/' || e.owner_id]) || setweight(to_tsvector('english', e.body), 'A') "
+            "|| setweight(to_tsvector('english', e.context), 'B')))",
+            [ids, *([row[n] for row in rows] for n in range(4))])
+        return {i for (i,) in cursor.fetchall()}
 
 
 def keywords_remove(memory_ids) -> None:
@@ -330,4 +354,4 @@ def keywords_prune(using: str = "default", **kwargs) -> None:
         return
     with db.cursor() as cursor:
         # Both sides hold the id the same way (SQLite: 32 hex digits; PostgreSQL: uuid).
-        cursor.execute(f"DELETE FROM {TABLE} WHERE memory_id NOT IN (SELECT id FROM memories_memory)")
+        cursor.execute(f"DELETE FROM {TABLE} WHERE memory_id NOT IN (SELECT id FROM {Memory._meta.db_table})")

@@ -13,12 +13,10 @@ from django.db import transaction
 from apps_registry.models import AccessControl, App
 from apps_registry.services import DEFAULT_APP, app_get_or_create
 from memories.archive import read_archive
-from memories.categorization import categorize_on_commit
 from memories.engine import get_engine
-from memories.keywords import keywords_refresh
 from memories.models import Category, Memory, MemoryStatusHistory
-from memories.services import memories_set_state
-from memories.upkeep import vector_payload
+from memories.services._change import changing
+from memories.services.memories import _set_states
 from openmemory.api import parse_uuid
 
 EXPORT_VERSION = "1"
@@ -32,7 +30,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def backup_export(*, user: AbstractUser, app_id=None, from_date=None, to_date=None):
+def memories_export(*, user: AbstractUser, app_id=None, from_date=None, to_date=None):
     """A zip in a temporary file (spilled to disk past a few MB): memories are read in chunks, never all at once."""
     memories = Memory.objects.filter(owner=user).select_related("app").with_categories().order_by("id")
     if app_id:
@@ -93,7 +91,7 @@ def _write_export(rows, lines, user, memories, meta):
                                              "generated_at": datetime.now(timezone.utc).isoformat()}) + "}")
 
 
-def backup_import(*, user: AbstractUser, upload, mode: str = "overwrite", progress=lambda n: None) -> dict:
+def memories_import(*, user: AbstractUser, upload, mode: str = "overwrite", progress=lambda n: None) -> dict:
     """Rows and vectors from a backup zip.
 
     The whole archive is checked first: a bad one changes nothing. The memories are then written in batches,
@@ -130,16 +128,13 @@ class _Importer:
             planned = {i: r for i, r in planned.items() if i not in existing}
         live = [(i, r) for i, r in planned.items() if (r.get("state") or Memory.State.ACTIVE) != Memory.State.DELETED]
         vectors = self.engine.embed_documents([r["content"] for _, r in live])  # before the write lock is taken
-        with transaction.atomic():
+        with transaction.atomic(), changing(list(existing), actor=self.user) as change:
             for memory_id, record in planned.items():
-                self._write_memory(memory_id, record, memory_id in existing)
+                self._write_memory(memory_id, record, memory_id in existing, change)
             uncategorized = self._link_categories(planned)
-            stored = Memory.objects.select_related("owner", "app").in_bulk([i for i, _ in live])
-            self.engine.put_vectors([(str(i), r["content"], vector_payload(stored[i])) for i, r in live],
-                                    vectors=vectors)
-            keywords_refresh(list(planned))
+            change.reembed.update(((i, vector) for (i, _), vector in zip(live, vectors)))
             # An export without categories (OpenMemory's, often): categorize after the commit.
-            categorize_on_commit([stored[i] for i, _ in live if i in uncategorized])
+            change.categorize(Memory.objects.filter(id__in=[i for i, _ in live if i in uncategorized]))
         self.counts["embedded"] += len(live)
 
     def _final_ids(self, records: list[dict]) -> list[uuid.UUID]:
@@ -152,21 +147,21 @@ class _Importer:
         self.final_ids.update((parse_uuid(r["id"]), i) for r, i in zip(records, final) if parse_uuid(r.get("id")))
         return final
 
-    def _write_memory(self, memory_id: uuid.UUID, record: dict, exists: bool) -> None:
+    def _write_memory(self, memory_id: uuid.UUID, record: dict, exists: bool, change) -> None:
         fields = {"app": self._app(record), "content": record["content"], "metadata": record.get("metadata") or {}}
         memory = Memory.objects.filter(pk=memory_id)
         if exists:
             memory.update(**fields)
+            change.touched([memory_id])
             self.counts["overwritten"] += 1
         else:
             Memory.objects.create(id=memory_id, owner=self.user, **fields)
-            MemoryStatusHistory.objects.create(memory_id=memory_id, old_state=None, new_state=Memory.State.ACTIVE,
-                                               changed_by=self.user)
+            change.state(memory_id, None, Memory.State.ACTIVE)
             self.counts["imported"] += 1
         # Through the state service: history is written, and a memory deleted here loses its vector; one deleted
-        # since the export comes back (its vector is written below).
-        memories_set_state(memories=memory, state=record.get("state") or Memory.State.ACTIVE, actor=self.user,
-                           restoring=True, engine_done=not exists)
+        # since the export comes back (its vector is written after).
+        _set_states(memory, state=record.get("state") or Memory.State.ACTIVE, change=change, restoring=True,
+                    engine_done=not exists)
         # The exported times win over the ones the rows were just given.
         if stamps := {key: record[key] for key in _STAMPS if record.get(key)}:
             memory.update(**stamps)
