@@ -1,10 +1,9 @@
 #!/usr/bin/env python
-import os
 import sys
 
 
 def main():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
+    import openmemory  # noqa: F401  (prepares the process: openmemory/process.py)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

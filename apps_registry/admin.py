@@ -71,6 +71,6 @@ class AccessControlAdmin(admin.ModelAdmin):
 
 @admin.register(ArchivePolicy)
 class ArchivePolicyAdmin(admin.ModelAdmin):
-    list_display = ["owner", "criteria_type", "criteria_id", "days_to_archive", "created_at"]
+    list_display = ["owner", "criteria_type", "app", "category", "days_to_archive", "created_at"]
     list_filter = ["criteria_type"]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "app", "category"]

@@ -59,13 +59,26 @@ class ArchivePolicy(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="archive_policies")
     criteria_type = models.CharField(max_length=10, choices=Criteria.choices)
-    criteria_id = models.UUIDField(null=True, blank=True, help_text="The app or category; empty for global.")
+    # What an app or category policy archives from: deleting the app or the category deletes its policies.
+    app = models.ForeignKey(App, null=True, blank=True, on_delete=models.CASCADE, related_name="archive_policies")
+    category = models.ForeignKey("memories.Category", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="archive_policies")
     days_to_archive = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name_plural = "archive policies"
         indexes = [models.Index(fields=["owner", "criteria_type"])]
+        constraints = [models.CheckConstraint(
+            name="archive_policy_names_what_its_type_says",
+            condition=(models.Q(criteria_type="global", app__isnull=True, category__isnull=True)
+                       | models.Q(criteria_type="app", app__isnull=False, category__isnull=True)
+                       | models.Q(criteria_type="category", app__isnull=True, category__isnull=False)))]
+
+    @property
+    def criteria_id(self):
+        """The app's or the category's id (OpenMemory's one field for both); None for a global policy."""
+        return self.app_id or self.category_id
 
     def __str__(self):
         return f"{self.criteria_type} {self.criteria_id or ''} after {self.days_to_archive} days"

@@ -56,11 +56,16 @@ def access_rule_delete(*, rule) -> None:
 
 def archive_policy_create(*, owner, criteria_type: str, criteria_id, days_to_archive: int) -> ArchivePolicy:
     """A policy of the owner's; its app must be the owner's and its category must exist."""
-    if criteria_type == ArchivePolicy.Criteria.APP and not App.objects.filter(owner=owner, id=criteria_id).exists():
-        raise NotFound("No app with that id.")
-    if criteria_type == ArchivePolicy.Criteria.CATEGORY and not Category.objects.filter(id=criteria_id).exists():
-        raise NotFound("No category with that id.")
-    return ArchivePolicy.objects.create(owner=owner, criteria_type=criteria_type, criteria_id=criteria_id,
+    app = category = None
+    if criteria_type == ArchivePolicy.Criteria.APP:
+        app = App.objects.filter(owner=owner, id=criteria_id).first()
+        if app is None:
+            raise NotFound("No app with that id.")
+    if criteria_type == ArchivePolicy.Criteria.CATEGORY:
+        category = Category.objects.filter(id=criteria_id).first()
+        if category is None:
+            raise NotFound("No category with that id.")
+    return ArchivePolicy.objects.create(owner=owner, criteria_type=criteria_type, app=app, category=category,
                                         days_to_archive=days_to_archive)
 
 

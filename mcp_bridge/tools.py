@@ -8,12 +8,13 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from apps_registry.services import app_require_active
-from mcp_bridge.identity import Identity, current, executor
+from mcp_bridge.identity import Identity, current
 from memories import services
 from memories.models import Memory
 from memories.selectors import memories_readable_by_app
 from openmemory.api import epoch, parse_uuid
 from openmemory.errors import ApplicationError, NotFound, database_unavailable
+from openmemory.process import pool
 
 LIST_LIMIT = 1000
 
@@ -35,7 +36,7 @@ async def _run(function, **kwargs) -> Any:
     """A service call in Django's sync world, its errors as tool errors with the sentence the API gives."""
     identity = _identity()
     try:
-        call = sync_to_async(_with_fresh_connections, thread_sensitive=False, executor=executor)
+        call = sync_to_async(_with_fresh_connections, thread_sensitive=False, executor=pool("mcp"))
         return await call(function, identity, **kwargs)
     except (OperationalError, InterfaceError) as exc:  # a database that does not answer: the sentence, not the SQL
         raise ToolError(database_unavailable(exc).message) from exc

@@ -1,7 +1,7 @@
 """Every read of memories that has rules: who may see what is decided here, in SQL."""
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
@@ -61,23 +61,64 @@ SEARCHED = 100  # memories a listing's search query finds, at most, by meaning a
 LISTED_SIMILARITY = 0.3
 
 
-def memory_list(*, user: AbstractUser, app_ids=None, category_ids=None, category_names=None, search_query: str = "",
-                from_date=None, to_date=None, show_archived: bool = False, sort_column: str | None = None,
-                sort_direction: str = "desc") -> QuerySet[Memory] | list[Memory]:
-    """The user's memories for the listing views: never deleted, archived only when asked for.
+@dataclass(frozen=True)
+class MemoryFilters:
+    """What a listing keeps of a user's memories (never deleted ones; archived only when asked): the one object
+    both its rows and its total are read from."""
+    app_ids: tuple = ()
+    category_ids: tuple = ()
+    category_names: tuple = ()
+    search_query: str = ""
+    from_date: datetime | None = None
+    to_date: datetime | None = None
+    show_archived: bool = False
 
-    With a search query, what it finds among them (a list): by meaning and by words (the search every client
-    uses), and every memory holding the query as typed; best match first unless a sort column is given.
+    @property
+    def hidden_states(self) -> list[str]:
+        return [Memory.State.DELETED] if self.show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
+
+    @property
+    def by_state_only(self) -> bool:
+        """Whether the states alone decide what is kept: then the kept counts give the total."""
+        return not (self.app_ids or self.category_ids or self.category_names or self.search_query or self.from_date
+                    or self.to_date)
+
+
+class MemoryListing:
+    """A user's memories as a listing shows them: a page at a time, and their exact total."""
+
+    def __init__(self, rows: QuerySet[Memory] | list[Memory], total: int | None = None):
+        self._rows, self._total = rows, total
+
+    @property
+    def total(self) -> int:
+        """From the kept counts when the states alone decide (a few rows read); else counted (one query)."""
+        if self._total is None:
+            self._total = len(self._rows) if isinstance(self._rows, list) else self._rows.count()
+        return self._total
+
+    def page(self, number: int, size: int) -> list[Memory]:
+        return list(self._rows[(number - 1) * size: number * size])
+
+
+def memory_list(*, user: AbstractUser, filters: MemoryFilters = MemoryFilters(), sort_column: str | None = None,
+                sort_direction: str = "desc") -> MemoryListing:
+    """The user's memories for the listing views, as `filters` keep them.
+
+    With a search query, what it finds among them: by meaning and by words (the search every client uses), and
+    every memory holding the query as typed; best match first unless a sort column is given.
     """
-    memories = _listed(user=user, app_ids=app_ids, category_ids=category_ids, category_names=category_names,
-                       from_date=from_date, to_date=to_date, show_archived=show_archived)
-    if search_query:
-        return _searched(user, memories, search_query, sort_column, sort_direction)
+    memories = _listed(user, filters)
+    if filters.search_query:
+        return MemoryListing(_searched(user, memories, filters.search_query, sort_column, sort_direction))
     field = _SORT_FIELDS.get(sort_column or "created_at", "created_at")
     if field == "first_category":
         memories = memories.annotate(first_category=Min("categories__name"))
     order = field if sort_direction == "asc" else f"-{field}"
-    return memories.select_related("app").with_categories().order_by(order, "-id")
+    total = None
+    if filters.by_state_only:
+        total = sum(n for state, n in memory_state_counts(user=user).items() if state not in filters.hidden_states)
+    return MemoryListing(memories.select_related("app").with_categories().order_by(order, "-id"), total)
 
 
 def memory_state_counts(*, user: AbstractUser | None = None) -> dict[str, int]:
@@ -87,33 +128,18 @@ def memory_state_counts(*, user: AbstractUser | None = None) -> dict[str, int]:
     return dict(counts.values_list("state").annotate(total=Sum("count")).order_by())
 
 
-def memory_list_total(*, user: AbstractUser, show_archived: bool = False, app_ids=None, category_ids=None,
-                      category_names=None, search_query: str = "", from_date=None, to_date=None) -> int | None:
-    """How many memories `memory_list` finds for the same arguments, when the kept counts tell (no filter but the
-    states); None when only counting the list does. A filter added to `memory_list` must be added here too:
-    the views pass both the same arguments, so a forgotten one fails loudly."""
-    if app_ids or category_ids or category_names or search_query or from_date or to_date:
-        return None
-    hidden = _hidden(show_archived)
-    return sum(n for state, n in memory_state_counts(user=user).items() if state not in hidden)
-
-
-def _hidden(show_archived: bool) -> list[str]:
-    return [Memory.State.DELETED] if show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
-
-
-def _listed(*, user, app_ids, category_ids, category_names, from_date, to_date, show_archived) -> QuerySet[Memory]:
-    memories = Memory.objects.filter(owner=user).exclude(state__in=_hidden(show_archived))
-    if app_ids:
-        memories = memories.filter(app_id__in=app_ids)
-    if category_ids:
+def _listed(user: AbstractUser, filters: MemoryFilters) -> QuerySet[Memory]:
+    memories = Memory.objects.filter(owner=user).exclude(state__in=filters.hidden_states)
+    if filters.app_ids:
+        memories = memories.filter(app_id__in=filters.app_ids)
+    if filters.category_ids:
         memories = memories.filter(Exists(Memory.categories.through.objects.filter(
-            memory_id=OuterRef("id"), category_id__in=category_ids)))
-    memories = memories_with_category_names(memories, category_names)
-    if from_date:
-        memories = memories.filter(created_at__gte=from_date)
-    if to_date:
-        memories = memories.filter(created_at__lte=to_date)
+            memory_id=OuterRef("id"), category_id__in=filters.category_ids)))
+    memories = memories_with_category_names(memories, list(filters.category_names))
+    if filters.from_date:
+        memories = memories.filter(created_at__gte=filters.from_date)
+    if filters.to_date:
+        memories = memories.filter(created_at__lte=filters.to_date)
     return memories
 
 

@@ -20,16 +20,17 @@ def _set_state_by_ids(view: UserScopedView, request, state: str, verb: str) -> R
     return Response({"message": f"{verb} {count} memories."})
 
 
-def _page(memories, data, total: int | None = None) -> dict:
-    items, total = page_of(memories, data["page"], data["size"], total)
+def _page(memories, data) -> dict:
+    items, total = page_of(memories, data["page"], data["size"])
     return memory_page_body(s.MemoryOut(items, many=True).data, total, data["page"], data["size"])
 
 
-def _listing(user, data, **filters) -> dict:
+def _listing(user, data, filters: selectors.MemoryFilters) -> dict:
     """A page of the user's memories as `selectors.memory_list` finds them, with the exact total."""
-    sort = {"sort_column": data.get("sort_column"), "sort_direction": data["sort_direction"]}
-    return _page(selectors.memory_list(user=user, **filters, **sort), data,
-                 selectors.memory_list_total(user=user, **filters))
+    listing = selectors.memory_list(user=user, filters=filters, sort_column=data.get("sort_column"),
+                                    sort_direction=data["sort_direction"])
+    items = listing.page(data["page"], data["size"])
+    return memory_page_body(s.MemoryOut(items, many=True).data, listing.total, data["page"], data["size"])
 
 
 class MemoryCollection(UserScopedView):
@@ -37,11 +38,11 @@ class MemoryCollection(UserScopedView):
                    parameters=[s.MemoryListIn], responses=s.MemoryPageOut)
     def get(self, request):
         data = validated(s.MemoryListIn, request.query_params)
-        return Response(_listing(
-            self.user, data, app_ids=[data["app_id"]] if data.get("app_id") else None,
-            category_names=[c for c in data.get("categories", "").split(",") if c.strip()],
+        return Response(_listing(self.user, data, selectors.MemoryFilters(
+            app_ids=(data["app_id"],) if data.get("app_id") else (),
+            category_names=tuple(c for c in data.get("categories", "").split(",") if c.strip()),
             search_query=data.get("search_query", ""), from_date=from_epoch(data.get("from_date")),
-            to_date=from_epoch(data.get("to_date"))))
+            to_date=from_epoch(data.get("to_date")))))
 
     @extend_schema(tags=TAG, summary="Remember something", request=s.MemoryCreateIn,
                    responses={201: s.MemoryCreateOut, 200: s.MemoryCreateOut},
@@ -123,10 +124,10 @@ class MemoryFilter(UserScopedView):
                    responses=s.MemoryPageOut)
     def post(self, request):
         data = validated(s.MemoryFilterIn, request.data)
-        return Response(_listing(
-            self.user, data, app_ids=data.get("app_ids"), category_ids=data.get("category_ids"),
+        return Response(_listing(self.user, data, selectors.MemoryFilters(
+            app_ids=tuple(data.get("app_ids") or ()), category_ids=tuple(data.get("category_ids") or ()),
             search_query=data.get("search_query", ""), from_date=from_epoch(data.get("from_date")),
-            to_date=from_epoch(data.get("to_date")), show_archived=data["show_archived"]))
+            to_date=from_epoch(data.get("to_date")), show_archived=data["show_archived"])))
 
 
 class MemoryRelated(UserScopedView):

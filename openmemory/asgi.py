@@ -1,11 +1,10 @@
 """One ASGI app for HTTP and WebSocket: the MCP transports' routes first, Django for every other path."""
-import os
-
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 from django.urls import re_path
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
+import openmemory  # noqa: F401  (prepares the process: openmemory/process.py)
+
 django_asgi = get_asgi_application()  # sets Django up before anything imports models
 
 from mcp_bridge.routing import http_routes, websocket_routes  # noqa: E402

@@ -1,13 +1,6 @@
-import os
-
 from celery import Celery
-from kombu.transport import TRANSPORT_ALIASES
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
-
-# redis:// URLs get kombu's Redis transport with our fix for a lost connection (see openmemory/broker.py).
-TRANSPORT_ALIASES.update(redis="openmemory.broker:Transport", rediss="openmemory.broker:Transport")
-
+# The process is prepared (openmemory/process.py) by the package's __init__, which runs before this module.
 app = Celery("openmemory")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

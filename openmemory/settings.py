@@ -11,7 +11,6 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from openmemory.logs import install as install_log_redaction
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -298,12 +297,10 @@ OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.25)
 # Without a broker: categorize in a thread of the web process (true), or in the request's thread after it commits.
 OPENMEMORY_CATEGORIZE_IN_BACKGROUND = env.bool("OPENMEMORY_CATEGORIZE_IN_BACKGROUND", default=True)
-# mem0 reads these at import: no telemetry (it phones home and opens a second vector store), files in DATA_DIR.
-os.environ.setdefault("MEM0_TELEMETRY", "False")
+# mem0 reads this at import: its files in DATA_DIR (telemetry is off: openmemory/process.py).
 os.environ.setdefault("MEM0_DIR", str(DATA_DIR / "mem0"))
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-install_log_redaction()  # no token in any log line, whatever logger writes it (see openmemory/logs.py)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

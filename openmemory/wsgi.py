@@ -1,6 +1,4 @@
-import os
-
+import openmemory  # noqa: F401  (prepares the process: openmemory/process.py)
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openmemory.settings")
 application = get_wsgi_application()

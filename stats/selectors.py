@@ -8,14 +8,15 @@ from django.utils import timezone
 from apps_registry.models import App
 from apps_registry.selectors import apps_with_counts
 from memories.models import Memory
-from memories.selectors import memories_to_categorize, memory_list_total, memory_state_counts, store_check
+from memories.selectors import (MemoryFilters, memories_to_categorize, memory_list, memory_state_counts,
+                                store_check)
 from openmemory.health import redis_ok, workers_answering
 
 
 def user_stats(*, user: AbstractUser) -> tuple[list[App], int]:
     """(the user's apps with their figures, the number of memories not deleted): two queries."""
     apps = list(apps_with_counts(user=user).order_by("name"))
-    return apps, memory_list_total(user=user, show_archived=True)
+    return apps, memory_list(user=user, filters=MemoryFilters(show_archived=True)).total
 
 
 STORE_CHECK_CACHE = "openmemory:store-check"

@@ -106,3 +106,16 @@ def test_stats_shape_and_deleted_not_counted(alice_client, alice, alice_app, ali
                         format="json")
     body = alice_client.get("/api/v1/stats/?user_id=alice").json()
     assert body["total_memories"] == 1 and body["total_apps"] == 1 and body["apps"][0]["name"] == "cursor"
+
+
+def test_deleting_an_app_or_a_category_deletes_the_archive_policies_that_name_them(alice, alice_client, alice_app):
+    from memories.models import Category
+
+    category = Category.objects.create(name="zeppelin spotting")
+    for criteria_type, criteria_id in [("app", alice_app.id), ("category", category.id), ("global", None)]:
+        made = alice_client.post("/api/v1/archive-policies/", {"criteria_type": criteria_type, "criteria_id": criteria_id,
+                                                               "days_to_archive": 30}, format="json")
+        assert made.status_code == 201 and made.json()["criteria_id"] == (str(criteria_id) if criteria_id else None)
+    alice_app.delete()
+    category.delete()
+    assert [p["criteria_type"] for p in alice_client.get("/api/v1/archive-policies/").json()] == ["global"]

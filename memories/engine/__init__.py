@@ -7,7 +7,6 @@ become our error classes there. What the rest of the code needs without an engin
 fusion of search scores, provider names) lives here and imports nothing heavy.
 """
 import logging
-import os
 import sys
 import threading
 import types
@@ -17,8 +16,6 @@ from memories.config import LOCAL_DIMS, config_current, config_fingerprint, is_l
 
 if TYPE_CHECKING:
     from memories.engine.core import Engine
-
-os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: see settings
 
 logger = logging.getLogger(__name__)
 

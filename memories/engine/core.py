@@ -5,7 +5,6 @@ does not pay.
 import contextlib
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
@@ -27,10 +26,9 @@ from memories.engine.vector_store import DatabaseVectorStore, ensure_hnsw_index
 from memories.engine.access import keep_permitted, memory_ids_among
 from memories.engine.keywords import keyword_candidates
 from openmemory.errors import ApplicationError, EngineUnavailable, NotFound, database_unavailable
+from openmemory.process import pool
 
 logger = logging.getLogger("memories.engine")
-# Where a search's query is embedded, beside the thread that runs its keyword query.
-_embedding = ThreadPoolExecutor(max_workers=8, thread_name_prefix="embed")
 
 
 def resolve_secrets(value):
@@ -224,7 +222,7 @@ class Engine:
         """
         with translated_errors("search"):
             # The model (or the embedding API) works on the query while the database finds the keyword matches.
-            embedding = _embedding.submit(self.embedder.embed, query, "search")
+            embedding = pool("embed").submit(self.embedder.embed, query, "search")
             words, more_words = keyword_candidates(query=query, owner_id=owner_id, limit=CANDIDATES,
                                                    with_context=context)
             vector = embedding.result()

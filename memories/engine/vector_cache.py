@@ -87,7 +87,7 @@ class VectorCache:
     def _append(copy: _Copy, collection: str, user_id: str, dims: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT rowid, id, embedding FROM memories_memoryvector WHERE collection = %s AND user_id = %s "
+                f"SELECT rowid, id, embedding FROM {MemoryVector._meta.db_table} WHERE collection = %s AND user_id = %s "
                 "AND dims = %s AND rowid > %s ORDER BY rowid", [collection, user_id, dims, copy.last_rowid])
             rows = cursor.fetchall()
         if not rows:

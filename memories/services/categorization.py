@@ -3,12 +3,10 @@
 Runs in a Celery task after the write commits, so it never slows a write; safe to run twice, and a run for
 content that has changed since is skipped (the change queued a run of its own).
 """
-import functools
 import hashlib
 import json
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from django.conf import settings
@@ -21,6 +19,7 @@ from memories.engine import get_engine
 from memories.models import Category, Memory
 from memories.taxonomy import DEFAULT_CATEGORIES
 from openmemory.errors import ApplicationError
+from openmemory.process import pool
 
 logger = logging.getLogger(__name__)
 MAX_CATEGORIES = 3
@@ -132,17 +131,10 @@ def _send(jobs: list[tuple[str, str]]) -> None:
     request that wrote the memories answers without waiting for it (OPENMEMORY_CATEGORIZE_IN_BACKGROUND=false:
     in the request's thread, after its commit)."""
     if tasks.categorize_memory.app.conf.task_always_eager and settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND:
-        _background().submit(_categorize_here, jobs)
+        pool("categorize").submit(_categorize_here, jobs)
     else:
         for job in jobs:
             tasks.categorize_memory.delay(*job)
-
-
-@functools.cache
-def _background() -> ThreadPoolExecutor:
-    # One thread: categorizing is a write, and SQLite takes one writer at a time anyway. Jobs still queued when
-    # the process exits normally are run first (concurrent.futures joins its threads at exit).
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="categorize")
 
 
 def _categorize_here(jobs: list[tuple[str, str]]) -> None:

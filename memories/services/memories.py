@@ -230,9 +230,9 @@ def memories_archive_by_policies(*, now=None) -> int:
     for policy in ArchivePolicy.objects.all():
         memories = Memory.objects.filter(owner_id=policy.owner_id,
                                          created_at__lt=now - timedelta(days=policy.days_to_archive))
-        if policy.criteria_type == ArchivePolicy.Criteria.APP:
-            memories = memories.filter(app_id=policy.criteria_id)
-        elif policy.criteria_type == ArchivePolicy.Criteria.CATEGORY:
-            memories = memories.filter(categories__id=policy.criteria_id)
+        if policy.app_id:
+            memories = memories.filter(app_id=policy.app_id)
+        elif policy.category_id:
+            memories = memories.filter(categories__id=policy.category_id)
         archived += memories_set_state(memories=memories, state=Memory.State.ARCHIVED, actor=None)
     return archived

@@ -20,7 +20,7 @@ def _counts_repair(keys: list[tuple[int, str]]) -> None:
     """Count those owners' rows again, with writers held back meanwhile (their triggers would count twice)."""
     if keys and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("LOCK TABLE memories_memory IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(f"LOCK TABLE {Memory._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
     counted = [MemoryCount(owner_id=owner_id, state=state, count=Memory.objects.filter(owner_id=owner_id, state=state)
                            .count()) for owner_id, state in keys]
     for row in counted:

@@ -151,7 +151,7 @@ def test_archive_policies_archive_exactly_the_old_memories(alice, bob, alice_app
     other_app = memory_create(user=alice, app=app_get_or_create(owner=alice, name="claude"), text="old too", infer=False).memory
     bobs = memory_create(user=bob, app=app_get_or_create(owner=bob, name="cursor"), text="bob old", infer=False).memory
     Memory.objects.filter(pk__in=[old.pk, other_app.pk, bobs.pk]).update(created_at=timezone.now() - timedelta(days=40))
-    ArchivePolicy.objects.create(owner=alice, criteria_type="app", criteria_id=alice_app.id, days_to_archive=30)
+    ArchivePolicy.objects.create(owner=alice, criteria_type="app", app=alice_app, days_to_archive=30)
     assert memories_archive_by_policies() == 1
     states = dict(Memory.objects.values_list("content", "state"))
     assert states == {"old": "archived", "recent": "active", "old too": "active", "bob old": "active"}

@@ -16,18 +16,13 @@ connection runs `PRAGMA optimize=0x10002` (SQLite's advice for long-lived connec
 that were never analyzed or that grew 25-fold since), and so does a returning one every OPTIMIZE_EVERY seconds.
 """
 import os
-import sys
 import threading
 import time
 
-import sqlean
 import sqlite_vec
 
-# Django's backend binds `from sqlite3 import dbapi2` when first imported: point it at sqlean first.
-sys.modules["sqlite3"] = sqlean
-sys.modules["sqlite3.dbapi2"] = sqlean.dbapi2
-
-from django.db.backends.sqlite3 import base as sqlite_base  # noqa: E402
+import openmemory  # noqa: F401  (sqlite3 is sqlean's before Django's backend binds it: openmemory/process.py)
+from django.db.backends.sqlite3 import base as sqlite_base
 
 OPTIMIZE_EVERY = 300  # seconds
 OPTIMIZE = "PRAGMA optimize=0x10002"

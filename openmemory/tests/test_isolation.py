@@ -30,7 +30,7 @@ def alices(alice):
     memory_set_categories(memory=memory, categories=[category])  # hers alone, whatever the categorizer gave
     memory_search(user=alice, app=app, query="key")  # an access-log row
     rule = AccessControl.objects.create(app=app, memory=memory, effect="allow")
-    policy = ArchivePolicy.objects.create(owner=alice, criteria_type="app", criteria_id=app.id, days_to_archive=30)
+    policy = ArchivePolicy.objects.create(owner=alice, criteria_type="app", app=app, days_to_archive=30)
     ids = {"memory_id": memory.id, "app_id": app.id, "rule_id": rule.id, "policy_id": policy.id}
     return {"memory": memory, "category": category, "ids": {k: str(v) for k, v in ids.items()}}
 
