@@ -1,4 +1,6 @@
-"""Every read of memories that has rules: who may see what is decided here, in SQL."""
+"""Every read of memories that has rules: listings, one memory, history, related memories, categories in use, what
+check_store finds out of step. Who may read what is decided in SQL by memories/engine/access.py (searches need it
+below this layer); the names are re-exported here for the views and tools."""
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

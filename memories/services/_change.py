@@ -45,9 +45,11 @@ class Change:
 
 
 @contextlib.contextmanager
-def changing(memory_ids=(), *, actor: AbstractUser | None) -> Iterator[Change]:
-    """Inside a transaction: yields the Change to fill in, and runs the after-change step when the block ends."""
-    change = Change(actor=actor, before=keywords_positions(memory_ids) if memory_ids else [])
+def changing(memory_ids=(), *, actor: AbstractUser | None, may_move: bool = False) -> Iterator[Change]:
+    """Inside a transaction: yields the Change to fill in, and runs the after-change step when the block ends.
+    `may_move`: the change may give these memories another app, run_id or time, so where they stand now is read
+    first (one query), for their old neighbours."""
+    change = Change(actor=actor, before=keywords_positions(memory_ids) if may_move and memory_ids else [])
     change.touched(list(memory_ids))
     yield change
     _after_change(change)

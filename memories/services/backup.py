@@ -128,7 +128,7 @@ class _Importer:
             planned = {i: r for i, r in planned.items() if i not in existing}
         live = [(i, r) for i, r in planned.items() if (r.get("state") or Memory.State.ACTIVE) != Memory.State.DELETED]
         vectors = self.engine.embed_documents([r["content"] for _, r in live])  # before the write lock is taken
-        with transaction.atomic(), changing(list(existing), actor=self.user) as change:
+        with transaction.atomic(), changing(list(existing), actor=self.user, may_move=True) as change:
             for memory_id, record in planned.items():
                 self._write_memory(memory_id, record, memory_id in existing, change)
             uncategorized = self._link_categories(planned)

@@ -92,10 +92,9 @@ def _mirror_events(events: list[dict], *, user: AbstractUser, app: App, metadata
             created.append(Memory.objects.create(id=memory_id, owner=user, app=app, content=event["memory"],
                                                  metadata=metadata))
             change.state(memory_id, None, Memory.State.ACTIVE)
-        elif kind == "UPDATE" and (memory := Memory.objects.filter(id=memory_id, owner=user).first()):
-            memory.content = event["memory"]
-            memory.save(update_fields=["content", "updated_at"])
-            updated.append(memory)
+        elif kind == "UPDATE" and Memory.objects.filter(id=memory_id, owner=user).update(
+                content=event["memory"], updated_at=timezone.now()):
+            updated.append(Memory(id=memory_id, content=event["memory"]))  # what categorization needs of it
             change.touched([memory_id])
         elif kind == "DELETE":
             _set_states(Memory.objects.filter(id=memory_id, owner=user), state=Memory.State.DELETED,
@@ -123,13 +122,13 @@ def memory_update(*, memory: Memory, text: str, actor: AbstractUser, categorize:
 
 
 @transaction.atomic
-def memory_set_metadata(*, memory: Memory, metadata: dict, actor: AbstractUser | None = None) -> Memory:
+def memory_set_metadata(*, memory: Memory, metadata: dict) -> Memory:
     """Replace the memory's metadata, in its row and in its vector's payload (which the engine's own filters read).
     Its `run_id` decides the sequence whose neighbours are its keyword context: the after-change step moves it."""
     metadata = metadata_check(metadata)
     if memory.state == Memory.State.DELETED:
         raise Conflict("The memory is deleted.")
-    with changing([memory.id], actor=actor):
+    with changing([memory.id], actor=None, may_move=True):  # no state changes: no history row to sign
         get_engine().replace_metadata(memory_id=str(memory.id), metadata=metadata)
         memory.metadata = metadata
         memory.save(update_fields=["metadata", "updated_at"])

@@ -44,7 +44,7 @@ def memories_repair(report: StoreReport, progress: Progress = lambda n: None) ->
 def _move_to_own_apps(ids: list) -> None:
     """A memory found in another user's app goes to its owner's app of the same name (made if missing); its vector
     (which names the app) and the keyword documents of its old and new neighbours follow."""
-    with changing(ids, actor=None) as change:
+    with changing(ids, actor=None, may_move=True) as change:
         for memory in Memory.objects.filter(id__in=ids).select_related("owner", "app"):
             own = app_get_or_create(owner=memory.owner, name=memory.app.name)
             Memory.objects.filter(pk=memory.pk).update(app=own)

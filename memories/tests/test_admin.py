@@ -271,6 +271,30 @@ def test_a_metadata_edit_reaches_the_vector_payload(staff_browser, alice, alice_
     call_command("check_store")  # raises (exit 1) on drift
 
 
+def test_a_metadata_edit_that_moves_a_memory_to_another_run_moves_its_keyword_context(staff_browser, alice):
+    """`run_id` decides which sequence a memory's neighbours (its keyword context) come from: after the edit, its
+    words no longer lift the turn it used to sit beside, and check_store finds nothing stale."""
+    from django.core.management import call_command
+
+    from apps_registry.services import app_get_or_create
+
+    chat = app_get_or_create(owner=alice, name="claude")
+    hopeful_turns = ["Melanie asked what the counselor had said", "They talked about the adoption agency in Portland",
+                     "Caroline said she felt hopeful"]
+    counselor, agency, hopeful = [memory_create(user=alice, app=chat, text=t, infer=False).memory for t in hopeful_turns]
+    for text in ["The gym was busy today", "We watched a film about space", "The garden needs watering",
+                 "The train was late again", "Dinner was pasta with tomatoes", "Work was calm this week"]:
+        memory_create(user=alice, app_name="notes", text=text, infer=False)
+
+    def lifted_by_portland() -> set:
+        return {m.pk for m, hit in memory_search(user=alice, query="Portland", limit=20) if hit.keyword_score}
+
+    assert lifted_by_portland() == {counselor.pk, agency.pk, hopeful.pk}  # its words are its neighbours' context
+    assert _change(staff_browser, agency, metadata='{"run_id": "another conversation"}').status_code == 302
+    assert lifted_by_portland() == {agency.pk}
+    call_command("check_store")  # raises (exit 1) on drift
+
+
 def test_the_memory_page_links_related_memories_of_the_same_owner(staff_browser, alice, bob, alice_app):
     memory = memory_create(user=alice, app=alice_app, text="Alice's cat is called Pixel", infer=False).memory
     dog = memory_create(user=alice, app=alice_app, text="Alice also has a dog named Rex", infer=False).memory

@@ -197,16 +197,3 @@ def test_an_import_sized_batch_gives_every_memory_exactly_its_neighbours_as_cont
         found, _ = keyword_candidates(query=word, owner_id=alice.pk, limit=50)
         expected = memories[max(0, position - 2):position + 3]
         assert {uuid.UUID(str(i)) for i, _ in found} == {m.id for m in expected}, (position, word)
-
-
-def test_moving_a_memory_to_another_run_takes_its_words_out_of_its_old_neighbours_context(alice, conversation):
-    """The admin's metadata edit: `run_id` decides which sequence a memory's neighbours come from."""
-    from memories.services import memory_set_metadata
-
-    counselor, agency, hopeful = conversation
-    assert hit_of(alice, "Portland", hopeful).keyword_score > 0  # the agency's turn is hopeful's context
-    memory_set_metadata(memory=agency, metadata={"run_id": "another conversation"}, actor=alice)
-    hit = hit_of(alice, "Portland", hopeful)
-    assert hit is None or hit.keyword_score is None
-    assert hit_of(alice, "Portland", agency).keyword_score > 0  # its own words still find it
-    assert store_check().clean

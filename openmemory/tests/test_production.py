@@ -52,7 +52,7 @@ def test_the_production_topology_survives_its_faults(topology):
 
     counts = memory_counts(topology)
     acked = acknowledged(load.outcomes)
-    assert len(acked) > 200
+    assert acked  # the load wrote through it all (how many per second is a bench figure, not a test)
     assert [c for c in acked if counts.get(c) != 1] == []  # every acknowledged write, exactly once
     unanswered = {o.content for o in load.outcomes if o.status == "no-answer"}
     # Committed without an answer: only where a process was killed.
