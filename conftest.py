@@ -1,6 +1,12 @@
 """The fixed cast (alice, bob, staff), their tokens, and an API client that sends a token."""
+import os
+
 import pytest
 from rest_framework.test import APIClient
+
+# No periodic jobs in the test process, nor in the servers the tests start (they inherit the environment): a job
+# that runs every 30 s would change a test's data at a moment no test chooses. A test that needs them says so.
+os.environ.setdefault("OPENMEMORY_IN_PROCESS_BEAT", "false")
 
 
 @pytest.fixture(autouse=True)

@@ -1,16 +1,13 @@
 """Binding an MCP request to one user and one app, from its path and its token."""
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 
 from apps_registry.services import app_get_or_create
-from mcp_bridge.identity import Identity
+from mcp_bridge.identity import Identity, in_django
 from openmemory.authentication import LOOPBACK, key_from_header, local_user_for
 from openmemory.errors import NotAuthenticated
 from openmemory.oauth import access_token, resource_metadata_url
-from openmemory.process import pool
 from openmemory.services import token_lookup, user_acted_for
 
 
@@ -65,10 +62,5 @@ def _identity(key: str | None, user_id: str, client: str, address: str | None, u
 async def identity_for(scope) -> Identity:
     kwargs = scope["url_route"]["kwargs"]
     address = (scope.get("client") or [None])[0]
-    return await sync_to_async(_checked_identity, thread_sensitive=False, executor=pool("mcp"))(
-        token_from_scope(scope), kwargs["user_id"], kwargs["client"], address, base_url(scope) + scope["path"])
-
-
-def _checked_identity(*args) -> Identity:
-    close_old_connections()  # not an HTTP request Django sees: recycle a stale connection here
-    return _identity(*args)
+    return await in_django(_identity, token_from_scope(scope), kwargs["user_id"], kwargs["client"], address,
+                           base_url(scope) + scope["path"])

@@ -2,19 +2,17 @@
 import json
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from apps_registry.services import app_require_active
-from mcp_bridge.identity import Identity, current
+from mcp_bridge.identity import Identity, current, in_django
 from memories import services
 from memories.models import Memory
 from memories.selectors import memories_readable_by_app
 from openmemory.api import epoch, parse_uuid
 from openmemory.errors import ApplicationError, NotFound, database_unavailable
-from openmemory.process import pool
 
 LIST_LIMIT = 1000
 
@@ -36,21 +34,11 @@ async def _run(function, **kwargs) -> Any:
     """A service call in Django's sync world, its errors as tool errors with the sentence the API gives."""
     identity = _identity()
     try:
-        call = sync_to_async(_with_fresh_connections, thread_sensitive=False, executor=pool("mcp"))
-        return await call(function, identity, **kwargs)
+        return await in_django(function, identity, **kwargs)
     except (OperationalError, InterfaceError) as exc:  # a database that does not answer: the sentence, not the SQL
         raise ToolError(database_unavailable(exc).message) from exc
     except ApplicationError as exc:
         raise ToolError(exc.message) from exc
-
-
-def _with_fresh_connections(function, identity, **kwargs):
-    # Django recycles connections around each HTTP request; a tool call is not one, so do it here.
-    close_old_connections()
-    try:
-        return function(identity, **kwargs)
-    finally:
-        close_old_connections()
 
 
 def _memory_json(memory: Memory, **extra) -> dict:

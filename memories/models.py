@@ -51,8 +51,13 @@ class Memory(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # When categorization last ran for this content (it may have found none); null: still to do.
+    # When categorization last ran for this content (it may have found none); null: still to do (a content change
+    # sets it back to null).
     categorized_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When its categorization was last queued: the leftover job queues it again only once that is long past (its
+    # task lost with a process). And when a task took it: a second task for it waits that claim out.
+    categorize_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    categorize_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = MemoryQuerySet.as_manager()
 

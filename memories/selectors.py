@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
@@ -214,14 +215,19 @@ def memories_related(*, memory: Memory, limit: int = RELATED) -> list[tuple[Memo
     return [(found[hit.id], hit.score) for hit in hits if hit.id in found]
 
 
-# Older than this and still uncategorized: its task was lost (a broker that was down when the write committed).
-# A task normally runs within a second of the write; running one twice does no harm.
+# Older than this and still uncategorized, and never queued: its task was not sent (a broker that was down when
+# the write committed). A task normally runs within a second of the write.
 LEFTOVER_AGE = timedelta(seconds=30)
 
 
 def memories_to_categorize():
-    """Live memories categorization never finished for (a lost task, a provider down for long)."""
-    return Memory.objects.live().filter(categorized_at__isnull=True, created_at__lt=timezone.now() - LEFTOVER_AGE)
+    """Live memories whose categorization was never done and whose task is lost: never queued (and older than
+    LEFTOVER_AGE), or queued more than OPENMEMORY_CATEGORIZE_REQUEUE_AFTER seconds ago (its process died: the
+    embedded default's thread, or a worker whose task the broker has not handed back yet)."""
+    now = timezone.now()
+    never_queued = Q(categorize_queued_at__isnull=True, created_at__lt=now - LEFTOVER_AGE)
+    lost = Q(categorize_queued_at__lt=now - timedelta(seconds=settings.OPENMEMORY_CATEGORIZE_REQUEUE_AFTER))
+    return Memory.objects.live().filter(categorized_at__isnull=True).filter(never_queued | lost)
 
 
 @dataclass

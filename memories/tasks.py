@@ -26,12 +26,9 @@ def categorize_memory(memory_id: str, digest: str) -> None:
 
 @shared_task(ignore_result=True)
 def categorize_uncategorized() -> int:
-    from memories.selectors import memories_to_categorize
-    from memories.services import memories_recategorize
+    from memories.services import memories_categorize_leftovers
 
-    memories = list(memories_to_categorize()[:1000])
-    memories_recategorize(memories)
-    return len(memories)
+    return memories_categorize_leftovers()
 
 
 @shared_task(ignore_result=True)

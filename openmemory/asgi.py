@@ -8,6 +8,7 @@ import openmemory  # noqa: F401  (prepares the process: openmemory/process.py)
 django_asgi = get_asgi_application()  # sets Django up before anything imports models
 
 from mcp_bridge.routing import http_routes, websocket_routes  # noqa: E402
+from openmemory.beat import start_in_process_beat  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -15,3 +16,4 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_routes),
     }
 )
+start_in_process_beat()  # the embedded default's periodic jobs (no broker, so no Celery beat): openmemory/beat.py

@@ -61,7 +61,28 @@ class NotAuthenticated(ApplicationError):
     status_code, code = 401, "not_authenticated"
 
 
+class DatabaseBusy(DatabaseUnavailable):
+    """Every connection of this process's pool was in use for the whole wait: the database is up, the process is
+    saturated. It passes with the burst."""
+
+    retry_after = 1
+
+    def __init__(self):
+        super().__init__("The server is busy (every database connection is in use); try again in a second.")
+
+
+def pool_exhausted(exc: BaseException) -> bool:
+    """Whether a database error is the connection pool's wait running out (psycopg_pool's PoolTimeout), not a
+    database that does not answer."""
+    while exc is not None:
+        if type(exc).__name__ == "PoolTimeout":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def database_unavailable(exc: Exception) -> DatabaseUnavailable:
-    """A database error that will pass (down, restarting, locked): 503 with Retry-After; the SQL stays in the log."""
+    """A database error that will pass (down, restarting, locked, or every connection in use): 503 with Retry-After;
+    the SQL stays in the log."""
     logger.warning("database unavailable: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-    return DatabaseUnavailable()
+    return DatabaseBusy() if pool_exhausted(exc) else DatabaseUnavailable()

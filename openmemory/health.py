@@ -5,18 +5,24 @@ from django.conf import settings
 from django.db import connection
 
 from openmemory.celery import app as celery_app
+from openmemory.errors import pool_exhausted
 
 logger = logging.getLogger(__name__)
 
 
-def database_ok() -> bool:
+def database_state() -> str:
+    """"ok"; "busy" when this process's connections are all in use (the database answers others); "down"."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        return True
+        return "ok"
     except Exception as exc:
+        if pool_exhausted(exc):
+            logger.warning("health: every database connection of this process is in use")
+            return "busy"
         logger.warning("health: database down: %s", exc)
-        return False
+        return "down"
+
 
 
 def redis_ok() -> bool:

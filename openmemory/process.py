@@ -14,10 +14,16 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
+
+from openmemory.logs import install as install_log_masking
+
 # Threads per pool. A thread that touches the database holds a connection of its own while it works: the MCP pool's
-# threads and the request threads together must fit the database pool (the README's production sizing).
+# threads and the request threads together must fit the database pool (settings: DATABASE_POOL_SIZE).
 POOLS = {
-    "mcp": 8,  # MCP tool calls and logins: not Django's one thread for async code, where 8 clients would queue
+    # MCP tool calls and logins: not Django's one thread for async code, where 8 clients would queue. Its size is
+    # settings.OPENMEMORY_MCP_THREADS, from which PostgreSQL's pool is sized.
+    "mcp": None,
     "embed": 8,  # a search's query embedding, beside the thread that runs its keyword query (no connection)
     # The embedded default's categorization after a commit: SQLite takes one writer at a time. Jobs still queued
     # when the process exits normally are run first (concurrent.futures joins its threads at exit).
@@ -35,7 +41,7 @@ def prepare() -> None:
     _few_malloc_arenas()
     _sqlite_that_loads_extensions()
     _broker_transport()
-    _masked_logs()
+    install_log_masking()
 
 
 def _few_malloc_arenas() -> None:
@@ -66,13 +72,8 @@ def _broker_transport() -> None:
     TRANSPORT_ALIASES.update(redis="openmemory.broker:Transport", rediss="openmemory.broker:Transport")
 
 
-def _masked_logs() -> None:
-    from openmemory.logs import install
-
-    install()
-
-
 @functools.cache
 def pool(name: str) -> ThreadPoolExecutor:
-    """This process's pool of that name (POOLS), made on first use."""
-    return ThreadPoolExecutor(max_workers=POOLS[name], thread_name_prefix=name)
+    """This process's pool of that name (POOLS), made on first use (once the settings are loaded)."""
+    size = POOLS[name] or settings.OPENMEMORY_MCP_THREADS
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix=name)

@@ -115,6 +115,9 @@ TEMPLATES = [
 ]
 
 # Database: a SQLite file in the data directory unless DATABASE_URL names another (postgres://...).
+# Threads per process that run MCP work (who a request is, tool calls): each holds a database connection while it
+# works and gives it back when done (mcp_bridge/identity.py). PostgreSQL's pool is sized from it.
+OPENMEMORY_MCP_THREADS = env.int("OPENMEMORY_MCP_THREADS", default=8)
 DATABASES = {"default": env.db_url_config(env.str("DATABASE_URL", default="")
                                            or f"sqlite:///{DATA_DIR / 'openmemory.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -144,8 +147,11 @@ else:
     # checkout. Size: processes x DATABASE_POOL_SIZE (+ Celery's processes) < PostgreSQL's max_connections.
     # While the database is down a request waits DATABASE_POOL_TIMEOUT, then answers 503; the pool gives up a
     # failing reconnection after a second, so the next request tries again at once: back within a second.
+    # The MCP threads (OPENMEMORY_MCP_THREADS) each hold a connection while they work: the pool has room for all of
+    # them and for REST requests beside (the README's production sizing); a request that still finds none in time
+    # answers 503 "busy" with Retry-After: 1, and the connections come back as soon as the burst is over.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=8),
+        "min_size": 1, "max_size": env.int("DATABASE_POOL_SIZE", default=OPENMEMORY_MCP_THREADS + 4),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3), "reconnect_timeout": 1,
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
@@ -175,8 +181,9 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
-    # Memories written while the broker was down: categorized within a minute of its return.
-    "categorize-leftovers": {"task": "memories.tasks.categorize_uncategorized", "schedule": 30.0},
+    # Memories written while the broker was down, or whose task died with its process: queued again.
+    "categorize-leftovers": {"task": "memories.tasks.categorize_uncategorized",
+                             "schedule": env.float("OPENMEMORY_LEFTOVERS_EVERY", default=30.0)},
 }
 
 if REDIS_URL:
@@ -295,6 +302,10 @@ OPENMEMORY_VECTOR_CACHE_MAX = env.int("OPENMEMORY_VECTOR_CACHE_MAX", default=500
 OPENMEMORY_IMPORT_MAX_BYTES = env.int("OPENMEMORY_IMPORT_MAX_MB", default=128) * 2**20
 OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.25)
+# Without REDIS_URL the web process runs beat's periodic jobs itself (openmemory/beat.py); false: nobody does.
+OPENMEMORY_IN_PROCESS_BEAT = env.bool("OPENMEMORY_IN_PROCESS_BEAT", default=True)
+# Seconds after which a queued categorization that never ran is queued again (its process died with it).
+OPENMEMORY_CATEGORIZE_REQUEUE_AFTER = env.int("OPENMEMORY_CATEGORIZE_REQUEUE_AFTER", default=300)
 # Without a broker: categorize in a thread of the web process (true), or in the request's thread after it commits.
 OPENMEMORY_CATEGORIZE_IN_BACKGROUND = env.bool("OPENMEMORY_CATEGORIZE_IN_BACKGROUND", default=True)
 # mem0 reads this at import: its files in DATA_DIR (telemetry is off: openmemory/process.py).

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from openmemory.health import database_ok, redis_ok
+from openmemory.health import database_state, redis_ok
 
 logger = logging.getLogger(__name__)
 
@@ -21,17 +21,22 @@ def home(request):
 
 
 def healthz(request):
-    """200 while requests can be served, 503 when they cannot (the database is down); the body says what is down.
+    """200 while requests can be served, 503 when they cannot: the database is down, or this process is busy (every
+    connection of its pool in use; Retry-After: 1); the body says which.
 
     Redis down is "degraded", still 200: the API and MCP keep working (categorization waits for Redis to come
     back), and a balancer must not take every web process out of rotation for it.
     """
-    checks = {"database": "ok" if database_ok() else "down"}
+    checks = {"database": database_state()}
     if settings.REDIS_URL:
         checks["redis"] = "ok" if redis_ok() else "down"
     serving = checks["database"] == "ok"
-    status = "ok" if all(value == "ok" for value in checks.values()) else "degraded" if serving else "unavailable"
-    return JsonResponse({"status": status, **checks}, status=200 if serving else 503)
+    status = "ok" if all(value == "ok" for value in checks.values()) else "degraded" if serving else (
+        "busy" if checks["database"] == "busy" else "unavailable")
+    response = JsonResponse({"status": status, **checks}, status=200 if serving else 503)
+    if checks["database"] == "busy":  # every connection of this process in use: it passes with the burst
+        response["Retry-After"] = "1"
+    return response
 
 
 class Me(APIView):

@@ -155,3 +155,45 @@ def test_while_redis_is_away_a_relayed_message_is_a_503_and_the_holding_process_
     assert away[0] == 503 and "Redis does not answer" in away[1]["detail"] and away[2] == "5"
     assert direct == (202, pong)
     assert back == (202, pong)
+
+
+def _procfile_line(name: str) -> str:
+    from openmemory.tests.servers import ROOT
+
+    return next(line.split(":", 1)[1].strip() for line in (ROOT / "Procfile").read_text().splitlines()
+                if line.startswith(f"{name}:"))
+
+
+def test_the_procfiles_web_line_as_written_serves_sse_without_redis(django_db_setup, alice):
+    """Run as a user runs it, with its defaults and no REDIS_URL: one web process then (two need the relay), and an
+    SSE session's messages all reach it. With two, about half went to the process that did not hold the stream."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from mcp_bridge.tests.conftest import _database_url
+    from openmemory.tests.servers import app_env, free_port, spawn, stop, wait_for_port
+
+    port = free_port()
+    env = app_env(_database_url(), {"PORT": str(port), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    for name in ("REDIS_URL", "WEB_CONCURRENCY"):
+        env.pop(name, None)
+    process = spawn(["sh", "-c", _procfile_line("web")], env, "procfile-web")
+    try:
+        wait_for_port(port, process)
+        url = f"http://127.0.0.1:{port}/mcp/claude/sse/alice"
+
+        async def ten_messages(index: int):
+            with anyio.fail_after(60):  # a message that reaches no session leaves the client waiting: fail instead
+                async with Client(sse_client(url, headers={"Authorization": f"Bearer {alice.token}"}),
+                                  mode="legacy") as client:
+                    added = await client.call_tool("add_memories", {"text": f"Alice keeps {index} hives", "infer": False})
+                    return [added] + [await client.call_tool("search_memory", {"query": "bees"}) for _ in range(8)]
+
+        # Five sessions one after the other, each on connections of its own (initialize + 9 calls: 50 messages);
+        # with two processes and no relay, each session's messages reach the other process half of the time.
+        results = [result for index in range(5) for result in asyncio.run(ten_messages(index))]
+        assert [r for r in results if r.is_error] == []
+        assert "No MCP session" not in process.log_path.read_text()
+    finally:
+        stop(process)

@@ -7,16 +7,19 @@ import hashlib
 import json
 import logging
 import re
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from memories import tasks
 from memories.config import config_current
 from memories.engine import get_engine
 from memories.models import Category, Memory
+from memories.selectors import memories_to_categorize
 from memories.taxonomy import DEFAULT_CATEGORIES
 from openmemory.errors import ApplicationError
 from openmemory.process import pool
@@ -55,21 +58,39 @@ def taxonomy() -> list[tuple[str, str, list[str]]]:
     return [(name, description, examples) for name, (description, examples) in DEFAULT_CATEGORIES.items()]
 
 
-def memory_categorize(*, memory_id: str, digest: str) -> list[str] | None:
-    """Replace the memory's categories; None when it was deleted or its content changed meanwhile."""
+def memory_categorize(*, memory_id: str, digest: str, again: bool = False) -> list[str] | None:
+    """Replace the memory's categories, once per content: None when it was deleted, its content changed meanwhile
+    (the change queued a run of its own), it is categorized already (`again` categorizes it anyway), or another
+    task holds it (claimed less than OPENMEMORY_CATEGORIZE_REQUEUE_AFTER ago)."""
     memory = Memory.objects.filter(id=memory_id).first()
     if memory is None or memory.state == Memory.State.DELETED or content_digest(memory.content) != digest:
         return None
-    engine = get_engine()
-    names = _by_llm(engine, memory.content) if engine.has_llm else categorize_offline(memory.content, engine)
+    if (memory.categorized_at is not None and not again) or not _claim(memory_id):
+        return None
+    try:
+        engine = get_engine()
+        names = _by_llm(engine, memory.content) if engine.has_llm else categorize_offline(memory.content, engine)
+    except Exception:
+        Memory.objects.filter(id=memory_id).update(categorize_claimed_at=None)  # the task's retry claims it anew
+        raise
     with transaction.atomic():
         # Check again under the lock: the LLM may have taken seconds.
         locked = Memory.objects.select_for_update().filter(id=memory_id).first()
         if locked is None or locked.state == Memory.State.DELETED or content_digest(locked.content) != digest:
             return None
         locked.categories.set([Category.objects.get_or_create(name=name)[0] for name in names])
-        Memory.objects.filter(id=memory_id).update(categorized_at=timezone.now())
+        Memory.objects.filter(id=memory_id).update(categorized_at=timezone.now(), categorize_claimed_at=None)
     return names
+
+
+def _claim(memory_id: str) -> bool:
+    """Take the memory for this task with a conditional UPDATE: two tasks for one memory (a duplicate delivery, a
+    leftover run) never both call the LLM. A claim as old as a lost queue entry (OPENMEMORY_CATEGORIZE_REQUEUE_AFTER)
+    was a process that died: taken over."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.OPENMEMORY_CATEGORIZE_REQUEUE_AFTER)
+    free = Q(categorize_claimed_at__isnull=True) | Q(categorize_claimed_at__lt=now - lease)
+    return bool(Memory.objects.filter(Q(id=memory_id) & free).update(categorize_claimed_at=now))
 
 
 def categorize_offline(text: str, engine=None) -> list[str]:
@@ -119,11 +140,34 @@ def parse_categories(answer) -> list[str]:
 
 
 def memories_recategorize(memories) -> None:
-    """Queue categorization of these memories once the current transaction commits (ids and digests only)."""
+    """Categorize these memories (anew) once the current transaction commits: they count as uncategorized until
+    it is done (a content change calls this; so does the admin's "categorize again")."""
+    memories = list(memories)
+    if memories:
+        Memory.objects.filter(id__in=[m.id for m in memories]).update(categorized_at=None,
+                                                                       categorize_queued_at=timezone.now())
+        _queue_on_commit(memories)
+
+
+def memories_categorize_leftovers(*, limit: int = 1000) -> int:
+    """Queue the memories whose categorization was never done nor queued lately (selectors.memories_to_categorize:
+    a task lost with a process or a broker), each claimed by a conditional UPDATE of its queue time first, so that a
+    memory whose task still waits in the queue is not queued twice. How many were queued."""
+    now = timezone.now()
+    with transaction.atomic():
+        waiting = memories_to_categorize()
+        if connection.features.has_select_for_update_skip_locked:
+            waiting = waiting.select_for_update(skip_locked=True)
+        memories = list(waiting.only("id", "content")[:limit])
+        Memory.objects.filter(id__in=[m.id for m in memories]).update(categorize_queued_at=now)
+        _queue_on_commit(memories)
+    return len(memories)
+
+
+def _queue_on_commit(memories: list) -> None:
     jobs = [(str(m.id), content_digest(m.content)) for m in memories]
-    if jobs:
-        # robust: a broker that is down must not fail a write that has committed; the leftover job retries.
-        transaction.on_commit(lambda: _send(jobs), robust=True)
+    # robust: a broker that is down must not fail a write that has committed; the leftover job retries.
+    transaction.on_commit(lambda: _send(jobs), robust=True)
 
 
 def _send(jobs: list[tuple[str, str]]) -> None:
@@ -132,9 +176,14 @@ def _send(jobs: list[tuple[str, str]]) -> None:
     in the request's thread, after its commit)."""
     if tasks.categorize_memory.app.conf.task_always_eager and settings.OPENMEMORY_CATEGORIZE_IN_BACKGROUND:
         pool("categorize").submit(_categorize_here, jobs)
-    else:
+        return
+    try:
         for job in jobs:
             tasks.categorize_memory.delay(*job)
+    except Exception:
+        # Not queued: the leftover job takes them again (within a minute) instead of after the requeue wait.
+        Memory.objects.filter(id__in=[memory_id for memory_id, _ in jobs]).update(categorize_queued_at=None)
+        raise
 
 
 def _categorize_here(jobs: list[tuple[str, str]]) -> None:

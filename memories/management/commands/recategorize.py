@@ -25,7 +25,7 @@ class Command(BaseCommand):
         for memory_id, content in tqdm(memories.values_list("id", "content").iterator(), total=memories.count(),
                                        desc="categorizing", unit="memory"):
             try:
-                memory_categorize(memory_id=str(memory_id), digest=content_digest(content))
+                memory_categorize(memory_id=str(memory_id), digest=content_digest(content), again=True)
                 done += 1
             except BadLLMOutput as exc:
                 failed += 1
