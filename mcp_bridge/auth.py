@@ -1,4 +1,5 @@
 """Binding an MCP request to one user and one app, from its path and its token."""
+import dataclasses
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -62,5 +63,6 @@ def _identity(key: str | None, user_id: str, client: str, address: str | None, u
 async def identity_for(scope) -> Identity:
     kwargs = scope["url_route"]["kwargs"]
     address = (scope.get("client") or [None])[0]
-    return await in_django(_identity, token_from_scope(scope), kwargs["user_id"], kwargs["client"], address,
-                           base_url(scope) + scope["path"])
+    identity = await in_django(_identity, token_from_scope(scope), kwargs["user_id"], kwargs["client"], address,
+                               base_url(scope) + scope["path"])
+    return dataclasses.replace(identity, transport=scope["path"].split("/")[3])  # /mcp/<client>/<transport>/<user>

@@ -14,6 +14,7 @@ from openmemory.process import pool
 class Identity:
     user: AbstractUser
     app: App
+    transport: str = ""  # http, sse or ws: what carried the request (for /metrics)
 
 
 current: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("openmemory_mcp_identity", default=None)

@@ -16,7 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger("openmemory.mcp")
 
@@ -48,8 +50,14 @@ class Relay:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a client belongs to the event loop it was made in
             import redis.asyncio as redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
 
-            self._client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+            # A pooled connection made before Redis went away is dead once it is back: the first command on it
+            # fails. One retry on a fresh connection then, or the first message relayed after an outage was a 503.
+            self._client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2,
+                                                retry=Retry(NoBackoff(), 1),
+                                                retry_on_error=[RedisConnectionError, RedisTimeoutError])
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             self._loop, self._listener, self._subscribed = loop, None, set()
             # One (un)subscription at a time: redis-py's PubSub opens its connection on first use, and two

@@ -1,5 +1,7 @@
 """The MCP tools: OpenMemory's names, arguments and descriptions, thin over the memory services."""
+import functools
 import json
+import time
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, transaction
@@ -12,6 +14,7 @@ from memories import services
 from memories.models import Memory
 from memories.selectors import memories_readable_by_app
 from openmemory.api import epoch, parse_uuid
+from openmemory import metrics
 from openmemory.errors import ApplicationError, NotFound, database_unavailable
 
 LIST_LIMIT = 1000
@@ -28,6 +31,23 @@ def _identity() -> Identity:
     if identity is None:  # a transport that forgot to bind the request: refuse rather than guess
         raise ToolError("This session is not bound to a user.")
     return identity
+
+
+def _measured(tool):
+    """Each call of the tool counted and timed for /metrics, by transport and outcome (an error answered: 'error')."""
+    @functools.wraps(tool)
+    async def measured(*args, **kwargs):
+        started, ok = time.perf_counter(), False
+        try:
+            result = await tool(*args, **kwargs)
+            ok = True
+            return result
+        finally:
+            identity = current.get()
+            metrics.tool_call_done(tool=tool.__name__, transport=identity.transport if identity else "-", ok=ok,
+                                   seconds=time.perf_counter() - started)
+
+    return measured
 
 
 async def _run(function, **kwargs) -> Any:
@@ -109,6 +129,7 @@ def _update(identity: Identity, *, memory_id: str, text: str) -> dict:
 @server.tool(description="Add a new memory. Call this whenever the user shares something about themselves, their "
                          "preferences, people, plans or work that is worth remembering, or asks you to remember "
                          "something. With infer (the default) the server distils facts from the text.")
+@_measured
 async def add_memories(text: str, infer: bool = True) -> str:
     return json.dumps(await _run(_add, text=text, infer=infer))
 
@@ -116,31 +137,37 @@ async def add_memories(text: str, infer: bool = True) -> str:
 @server.tool(description="Search the user's memories by meaning and by words. Call this for EVERY question that may "
                          "depend on what you know about the user: their preferences, history, people, projects. "
                          "Returns the best matching memories with a relevance score.")
+@_measured
 async def search_memory(query: str, limit: int = 10, categories: list[str] | None = None) -> str:
     return json.dumps(await _run(_search, query=query, limit=limit, categories=categories))
 
 
 @server.tool(description="List all the memories this app may read, newest first.")
+@_measured
 async def list_memories() -> str:
     return json.dumps(await _run(_list))
 
 
 @server.tool(description="Delete the memories with these ids (only ones this app may read).")
+@_measured
 async def delete_memories(memory_ids: list[str]) -> str:
     return await _run(_delete, memory_ids=memory_ids)
 
 
 @server.tool(description="Delete every memory this app may read. Only when the user clearly asks for it.")
+@_measured
 async def delete_all_memories() -> str:
     return await _run(_delete_all)
 
 
 @server.tool(description="One memory by id, with its categories and state.")
+@_measured
 async def get_memory(memory_id: str) -> str:
     return json.dumps(await _run(_get, memory_id=memory_id))
 
 
 @server.tool(description="Replace the text of a memory (it is embedded again). Use it when a remembered fact changed.")
+@_measured
 async def update_memory(memory_id: str, text: str) -> str:
     return json.dumps(await _run(_update, memory_id=memory_id, text=text))
 

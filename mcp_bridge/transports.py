@@ -30,6 +30,7 @@ from mcp_bridge.identity import current
 from mcp_bridge.relay import channel as relay_channel, refusal_channel, relay
 from mcp_bridge.security import check_host_and_origin
 from mcp_bridge.tools import server
+from openmemory import metrics
 from openmemory.errors import ApplicationError, DatabaseUnavailable, database_unavailable
 
 logger = logging.getLogger("openmemory.mcp")
@@ -90,8 +91,8 @@ def _json_errors(send):
     return wrapped
 
 
-def _logged(app):
-    """One line per request (the path only: a query string may hold ?token=)."""
+def _logged(app, route: str):
+    """One line per request (the path only: a query string may hold ?token=), and its figures for /metrics."""
 
     async def wrapper(scope, receive, send):
         started, status = time.perf_counter(), {}
@@ -104,13 +105,14 @@ def _logged(app):
         try:
             await app(scope, receive, capture)
         finally:
-            logger.info("%s %s %s %.1fms", scope["method"], scope["path"], status.get("code", "-"),
-                        (time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            logger.info("%s %s %s %.1fms", scope["method"], scope["path"], status.get("code", "-"), elapsed * 1000)
+            metrics.request_done(route=route, method=scope["method"], status=status.get("code", "-"), seconds=elapsed)
 
     return wrapper
 
 
-def _bound(handler, *, methods: tuple[str, ...], refusal: str):
+def _bound(handler, *, route: str, methods: tuple[str, ...], refusal: str):
     """Check method, Host/Origin and token, then run the handler with the request's identity in context."""
 
     async def app(scope, receive, send):
@@ -130,7 +132,7 @@ def _bound(handler, *, methods: tuple[str, ...], refusal: str):
         finally:
             current.reset(token)
 
-    return _logged(app)
+    return _logged(app, route)
 
 
 async def _answer_unavailable(scope, receive, send, error: DatabaseUnavailable) -> None:
@@ -360,10 +362,11 @@ streamable_http = _StreamableHttp()
 sse = _Sse()
 # Stateless: no GET stream to offer. A 405 tells a client so at once (the spec's answer), instead of a stream
 # that never speaks.
-streamable_http_app = _bound(streamable_http.handle, methods=("POST",),
+streamable_http_app = _bound(streamable_http.handle, route="mcp-http", methods=("POST",),
                              refusal="This streamable-HTTP endpoint takes POSTed messages only; it offers no GET stream.")
 # A POST here is a streamable-HTTP client trying the SSE URL first: 405 makes it fall back to SSE (mcp-remote's
 # http-first), where a 200 stream would leave it waiting for an answer that never comes.
-sse_app = _bound(sse.stream, methods=("GET",),
+sse_app = _bound(sse.stream, route="mcp-sse", methods=("GET",),
                  refusal="This is the SSE endpoint: open it with GET. For streamable HTTP use .../http/<user>.")
-sse_message_app = _bound(sse.message, methods=("POST",), refusal="Post MCP messages to this URL.")
+sse_message_app = _bound(sse.message, route="mcp-sse-message", methods=("POST",),
+                         refusal="Post MCP messages to this URL.")

@@ -75,6 +75,9 @@ class _RankedChangeList(ChangeList):
         return found
 
 
+MAX_SEARCH_CHARS = 500  # as the REST listing's search_query: a longer "search" is a paste, not a question
+
+
 @admin.register(Memory)
 class MemoryAdmin(admin.ModelAdmin):
     form = MemoryForm
@@ -114,6 +117,10 @@ class MemoryAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         """The engine's search (meaning and words, per owner), best first, with the substring match kept for
         exact text (after the ranked hits)."""
+        if len(search_term) > MAX_SEARCH_CHARS:
+            messages.error(request, f"The search is longer than {MAX_SEARCH_CHARS} characters: search for a few words "
+                                    "or a sentence.")
+            return queryset.none(), False
         matched, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if not search_term.strip():
             return matched, may_have_duplicates

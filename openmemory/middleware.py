@@ -4,6 +4,7 @@ import time
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
+from openmemory import metrics
 from openmemory.errors import database_unavailable
 
 logger = logging.getLogger("openmemory.request")
@@ -22,6 +23,9 @@ class RequestLogMiddleware:
         user = getattr(request, "user", None)
         username = user.get_username() if user is not None and user.is_authenticated else "-"
         logger.info("%s %s %s %.1fms user=%s", request.method, request.path, response.status_code, elapsed_ms, username)
+        match = getattr(request, "resolver_match", None)
+        metrics.request_done(route=(match.view_name if match else "unmatched"), method=request.method,
+                             status=response.status_code, seconds=elapsed_ms / 1000)
         return response
 
 

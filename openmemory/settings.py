@@ -302,6 +302,8 @@ OPENMEMORY_VECTOR_CACHE_MAX = env.int("OPENMEMORY_VECTOR_CACHE_MAX", default=500
 OPENMEMORY_IMPORT_MAX_BYTES = env.int("OPENMEMORY_IMPORT_MAX_MB", default=128) * 2**20
 OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.25)
+# /metrics (Prometheus) for a scraper that sends it as a Bearer token; staff signed in read it without. Empty: staff only.
+OPENMEMORY_METRICS_TOKEN = env.str("OPENMEMORY_METRICS_TOKEN", default="")
 # Without REDIS_URL the web process runs beat's periodic jobs itself (openmemory/beat.py); false: nobody does.
 OPENMEMORY_IN_PROCESS_BEAT = env.bool("OPENMEMORY_IN_PROCESS_BEAT", default=True)
 # Seconds after which a queued categorization that never ran is queued again (its process died with it).

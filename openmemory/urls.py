@@ -10,6 +10,7 @@ from openmemory.oauth import ClientRegistration
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/me", views.Me.as_view(), name="me"),
     path("api/v1/", include("openmemory.api_urls")),

@@ -1,17 +1,34 @@
+import hmac
 import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from openmemory import metrics
 from openmemory.health import database_state, redis_ok
 
 logger = logging.getLogger(__name__)
+
+
+def metrics_view(request):
+    """Prometheus' text format (openmemory/metrics.py), for staff signed in or a scraper sending the metrics token."""
+    if not (request.user.is_authenticated and request.user.is_staff) and not _metrics_token_sent(request):
+        return JsonResponse({"detail": "Metrics are for staff, or a scraper sending 'Authorization: Bearer <the "
+                                       "OPENMEMORY_METRICS_TOKEN>'.", "code": "not_authenticated"}, status=401)
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
+def _metrics_token_sent(request) -> bool:
+    expected = settings.OPENMEMORY_METRICS_TOKEN
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def home(request):

@@ -11,7 +11,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 
 from mcp_bridge.tests.conftest import running_server
-from openmemory.tests.servers import RedisServer
+from openmemory.tests.servers import RedisServer, eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
 PING = {"jsonrpc": "2.0", "id": 7, "method": "ping"}
@@ -141,12 +141,11 @@ def test_while_redis_is_away_a_relayed_message_is_a_503_and_the_holding_process_
                 answers.append((away.status_code, away.json(), away.headers.get("retry-after")))
                 answers.append((direct.status_code, await anext(events)))
                 redis_server.start()
-                for _ in range(50):  # the holding process subscribes again within its retry interval
-                    back = await client.post(f"{second}{path}", json=PING)
-                    if back.status_code == 202:
-                        break
-                    await asyncio.sleep(0.2)
-                answers.append((back.status_code, await anext(events)))
+                # Once the holding process has subscribed again (within its retry interval), the very first message
+                # relayed gets through: the other process's connection to the old Redis is replaced, not a 503.
+                subscribed = await asyncio.to_thread(eventually, lambda: _listeners(redis_server.url, path) == 1)
+                back = await client.post(f"{second}{path}", json=PING)
+                answers.append((subscribed, back.status_code, await anext(events)))
             return answers
 
     relayed, away, direct, back = anyio.run(scenario)
@@ -154,7 +153,40 @@ def test_while_redis_is_away_a_relayed_message_is_a_503_and_the_holding_process_
     assert relayed == (202, pong)
     assert away[0] == 503 and "Redis does not answer" in away[1]["detail"] and away[2] == "5"
     assert direct == (202, pong)
-    assert back == (202, pong)
+    assert back == (True, 202, pong)
+
+
+def test_the_first_message_relayed_after_redis_returns_gets_through(two_processes, redis_server, alice):
+    """The relaying process sent nothing while Redis was away: its pooled connection to the old Redis is dead, and
+    the first message after Redis's return used to fail on it (503) although Redis was up."""
+    first, second = two_processes
+
+    async def scenario():
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {alice.token}"}, timeout=10) as client:
+            async with _stream(client, f"{first}/mcp/claude/sse/alice") as (events, path):
+                before = await client.post(f"{second}{path}", json=PING)
+                await anext(events)
+                redis_server.stop()
+                redis_server.start()
+                subscribed = await asyncio.to_thread(eventually, lambda: _listeners(redis_server.url, path) == 1)
+                after = await client.post(f"{second}{path}", json=PING)
+                return before.status_code, subscribed, after.status_code, after.text
+
+    assert anyio.run(scenario)[:3] == (202, True, 202)
+
+
+def _listeners(redis_url: str, path: str) -> int:
+    """How many processes hold the SSE session of this message path (subscribers of its relay channel)."""
+    import redis
+
+    from apps_registry.models import App
+    from mcp_bridge.relay import channel
+
+    app = App.objects.get(owner__username="alice", name="claude")
+    name = channel(app.owner_id, app.pk, path.split("session_id=")[1])
+    with contextlib.suppress(redis.RedisError):
+        return dict(redis.Redis.from_url(redis_url).pubsub_numsub(name)).get(name.encode(), 0)
+    return 0
 
 
 def _procfile_line(name: str) -> str:
@@ -175,8 +207,9 @@ def test_the_procfiles_web_line_as_written_serves_sse_without_redis(django_db_se
     from openmemory.tests.servers import app_env, free_port, spawn, stop, wait_for_port
 
     port = free_port()
-    env = app_env(_database_url(), {"PORT": str(port), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-    for name in ("REDIS_URL", "WEB_CONCURRENCY"):
+    env = app_env(_database_url(), {"PORT": str(port), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                                    "OPENMEMORY_METRICS_TOKEN": "scrape-me"})
+    for name in ("REDIS_URL", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(name, None)
     process = spawn(["sh", "-c", _procfile_line("web")], env, "procfile-web")
     try:
@@ -195,5 +228,8 @@ def test_the_procfiles_web_line_as_written_serves_sse_without_redis(django_db_se
         results = [result for index in range(5) for result in asyncio.run(ten_messages(index))]
         assert [r for r in results if r.is_error] == []
         assert "No MCP session" not in process.log_path.read_text()
+        # The line's metrics directory (multi-process mode): what its processes counted, summed at a scrape.
+        scraped = httpx2.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer scrape-me"}).text
+        assert 'openmemory_mcp_tool_calls_total{outcome="ok",tool="search_memory",transport="sse"} 40.0' in scraped
     finally:
         stop(process)

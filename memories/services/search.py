@@ -13,6 +13,7 @@ from memories.engine import Hit, get_engine
 from memories.engine.access import app_has_access_rules, memories_readable_by_app
 from memories.models import Memory, MemoryAccessLog
 from memories.selectors import memories_with_category_names
+from openmemory import metrics
 
 
 def memory_search(*, user: AbstractUser, query: str, app: App | None = None, limit: int = 10,
@@ -33,8 +34,9 @@ def memory_search(*, user: AbstractUser, query: str, app: App | None = None, lim
     allowed = memories_with_category_names(allowed, categories)
     for key, value in (metadata or {}).items():
         allowed = allowed.filter(**{f"metadata__{key}": value})
-    hits = get_engine().search_hybrid(query=query, user_id=user.get_username(), owner_id=user.pk, context=context,
-                                      allowed=allowed, limit=limit)
+    with metrics.SEARCH_SECONDS.time():
+        hits = get_engine().search_hybrid(query=query, user_id=user.get_username(), owner_id=user.pk,
+                                          context=context, allowed=allowed, limit=limit)
     by_id = {str(m.id): m for m in Memory.objects.select_related("app").with_categories()
              .filter(id__in=[hit.id for hit in hits])}
     found = [(by_id[hit.id], hit) for hit in hits if hit.id in by_id]

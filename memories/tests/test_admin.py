@@ -394,3 +394,10 @@ def test_the_admin_home_makes_a_constant_number_of_queries(staff_browser, alice,
     with django_assert_max_num_queries(12):
         assert staff_browser.get("/admin/").status_code == 200
     cache.clear()
+
+
+def test_an_over_long_admin_search_is_refused_with_a_sentence(staff_browser, alice, alice_app):
+    memory_create(user=alice, app=alice_app, text="Likes jazz", infer=False)
+    page = staff_browser.get("/admin/memories/memory/", {"q": "jazz " * 12_000})
+    assert page.status_code == 200
+    assert "The search is longer than 500 characters" in page.content.decode()

@@ -15,6 +15,7 @@ The query planner needs statistics: without them SQLite reads every one of a use
 connection runs `PRAGMA optimize=0x10002` (SQLite's advice for long-lived connections: it analyzes the tables
 that were never analyzed or that grew 25-fold since), and so does a returning one every OPTIMIZE_EVERY seconds.
 """
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,7 @@ import sqlite_vec
 import openmemory  # noqa: F401  (sqlite3 is sqlean's before Django's backend binds it: openmemory/process.py)
 from django.db.backends.sqlite3 import base as sqlite_base
 
+logger = logging.getLogger(__name__)
 OPTIMIZE_EVERY = 300  # seconds
 OPTIMIZE = "PRAGMA optimize=0x10002"
 
@@ -43,7 +45,10 @@ class _Pool:
             connection.rollback()
         if time.monotonic() - self.optimized_at > OPTIMIZE_EVERY:
             self.optimized_at = time.monotonic()
-            connection.execute(OPTIMIZE)
+            try:
+                connection.execute(OPTIMIZE)
+            except sqlite_base.Database.Error as exc:  # busy or locked: statistics can wait for the next turn; the connection is fine
+                logger.info("PRAGMA optimize skipped: %s", exc)
         with self.lock:
             if len(self.idle) >= self.size:
                 return False
