@@ -4,6 +4,8 @@ The DRF exception handler (openmemory/exceptions.py) and the MCP tool wrapper tr
 """
 import logging
 
+from django.db import connections
+
 logger = logging.getLogger(__name__)
 
 
@@ -72,13 +74,16 @@ class DatabaseBusy(DatabaseUnavailable):
 
 
 def pool_exhausted(exc: BaseException) -> bool:
-    """Whether a database error is the connection pool's wait running out (psycopg_pool's PoolTimeout), not a
-    database that does not answer."""
-    while exc is not None:
-        if type(exc).__name__ == "PoolTimeout":
-            return True
+    """Whether a database error is the connection pool's wait running out while every one of its connections was
+    in use (the database answers; this process is saturated), not a database that does not answer: then the pool
+    times out too, but with fewer connections than it may hold (the broken ones are gone)."""
+    while exc is not None and type(exc).__name__ != "PoolTimeout":
         exc = exc.__cause__ or exc.__context__
-    return False
+    if exc is None:
+        return False
+    pool = getattr(connections["default"], "pool", None) if connections["default"].vendor == "postgresql" else None
+    stats = pool.get_stats() if pool is not None else {}
+    return bool(stats) and stats.get("pool_size", 0) >= stats.get("pool_max", 1) and not stats.get("pool_available")
 
 
 def database_unavailable(exc: Exception) -> DatabaseUnavailable:

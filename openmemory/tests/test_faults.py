@@ -18,6 +18,7 @@ from mcp_bridge.tests.conftest import mcp_client, running_server
 from memories.services import content_digest
 from memories.models import Memory
 from memories.tests.factories import bulk_memories
+from openmemory.tests.topology import connect_burst
 from openmemory.tests.servers import (PostgresServer, RedisServer, app_env, eventually, free_port, migrate,
                                       start_celery, stop)
 
@@ -267,31 +268,6 @@ def test_connections_stay_bounded_under_a_burst(own_postgres):
     assert peak[0] <= 5
 
 
-async def _connect_burst(base: str, token: str, count: int) -> None:
-    """`count` WebSocket sessions (connect, initialize, close) and `count` SSE streams (open, read the endpoint, close)
-    at once, as clients reconnecting together after a restart do."""
-    ws_url = base.replace("http://", "ws://") + "/mcp/burst/ws/carol"
-    initialize = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "burst", "version": "1"}}})
-
-    async def websocket():
-        async with websockets.connect(ws_url, subprotocols=["mcp"],
-                                      additional_headers={"Authorization": f"Bearer {token}"}) as ws:
-            await ws.send(initialize)
-            await ws.recv()
-
-    async def sse(http):
-        async with http.stream("GET", "/mcp/burst/sse/carol") as stream:
-            async for line in stream.aiter_lines():
-                if line.startswith("data:"):
-                    return
-
-    async with httpx2.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-        results = await asyncio.gather(*[websocket() for _ in range(count)], *[sse(http) for _ in range(count)],
-                                       return_exceptions=True)
-    assert [r for r in results if isinstance(r, Exception) and not isinstance(r, (httpx2.HTTPError, OSError))] == []
-
-
 @on_postgresql
 def test_a_burst_of_mcp_connects_leaves_the_process_serving_rest(own_postgres):
     """50 WebSocket and 50 SSE connects at once by one user, with as many connections in the pool as MCP threads (the
@@ -303,7 +279,7 @@ def test_a_burst_of_mcp_connects_leaves_the_process_serving_rest(own_postgres):
     with running_server("uvicorn", {"DATABASE_POOL_SIZE": "8", "OPENMEMORY_MCP_THREADS": "8"}, processes=web,
                         database_url=own_postgres.url) as base:
         assert httpx2.get(f"{base}/api/v1/memories/", headers=auth).status_code == 200
-        asyncio.run(_connect_burst(base, token, 50))
+        asyncio.run(connect_burst(base, token, "carol", 50))
         # A wait for the burst's last connections to come back, not a measure of speed: 30 s at most.
         assert eventually(lambda: httpx2.get(f"{base}/api/v1/memories/", headers=auth, timeout=30).status_code == 200,
                           within=30)
