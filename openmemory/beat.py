@@ -1,10 +1,12 @@
-"""The embedded default's beat: with no broker there is no Celery beat, so the web process runs the periodic jobs
-itself (CELERY_BEAT_SCHEDULE, the same tasks in process): categorization lost with a killed process is queued again,
-archive policies are applied. Started by openmemory/asgi.py, never by manage.py or a worker."""
+"""Periodic jobs. The embedded default's beat: with no broker there is no Celery beat, so the web process runs the
+periodic jobs itself (CELERY_BEAT_SCHEDULE, the same tasks in process): categorization lost with a killed process is
+queued again, archive policies are applied. Started by openmemory/asgi.py, never by manage.py or a worker. And with a
+broker, Celery beat's scheduler (Scheduler)."""
 import logging
 import threading
 import time
 
+from celery.beat import PersistentScheduler
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -37,3 +39,15 @@ def _run() -> None:
         finally:
             close_old_connections()
         due[task] = time.monotonic() + schedule[task]
+
+
+class Scheduler(PersistentScheduler):
+    """Celery beat's scheduler (CELERY_BEAT_SCHEDULER), but a job it cannot send while the broker is away is one
+    warning line, not an error with two stacks: it is sent at its next turn."""
+
+    def apply_entry(self, entry, producer=None):
+        try:
+            self.apply_async(entry, producer=producer, advance=False)
+        except Exception as exc:  # the broker away: kombu's and redis' errors alike
+            logger.warning("beat: %s not sent (%s: %s); it is sent at its next turn", entry.name, type(exc).__name__,
+                           str(exc)[:200])

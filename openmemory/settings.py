@@ -179,6 +179,7 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULER = "openmemory.beat:Scheduler"  # a job not sent while Redis is away: a warning line
 CELERY_BEAT_SCHEDULE = {
     "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
     # Memories written while the broker was down, or whose task died with its process: queued again.

@@ -180,10 +180,11 @@ def _send(jobs: list[tuple[str, str]]) -> None:
     try:
         for job in jobs:
             tasks.categorize_memory.delay(*job)
-    except Exception:
-        # Not queued: the leftover job takes them again (within a minute) instead of after the requeue wait.
+    except Exception as exc:  # kombu's and redis' errors alike: the write has committed, nothing is lost
+        logger.warning("categorization of %s memories not queued (the broker does not answer: %s: %s); the leftover "
+                       "job queues them once it is back", len(jobs), type(exc).__name__, str(exc)[:200])
+        # Not queued: the leftover job takes them again within a minute instead of after the requeue wait.
         Memory.objects.filter(id__in=[memory_id for memory_id, _ in jobs]).update(categorize_queued_at=None)
-        raise
 
 
 def _categorize_here(jobs: list[tuple[str, str]]) -> None:

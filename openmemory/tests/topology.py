@@ -258,11 +258,15 @@ def wait_until_categorized(topology: Topology, seconds: float) -> int:
 
 
 def log_problems(topology: Topology) -> list[str]:
-    """Lines of any process's log that show a 500 or an unhandled error."""
+    """Lines of any process's log that show a 500 or an unhandled error; in the web processes' and beat's, any
+    traceback at all (an outage is a sentence in the log, not a stack). The worker's logs hold the tracebacks its
+    pool's children leave when the harness stops them."""
     bad = []
     for path in topology.logs:
+        strict = path.name.startswith(("om-uvicorn-", "om-beat-"))
         for line in path.read_text(errors="replace").splitlines():
-            if " 500 " in line or "Internal Server Error" in line or "Unrecoverable error" in line:
+            if (" 500 " in line or "Internal Server Error" in line or "Unrecoverable error" in line
+                    or (strict and line.startswith("Traceback"))):
                 bad.append(f"{path.name}: {line[:200]}")
     return bad
 
