@@ -26,7 +26,7 @@ from memories.services.categorization import memories_recategorize
 class Change:
     actor: AbstractUser | None
     before: list[dict]  # where the memories stood in their sequences before (keywords_positions)
-    ids: list = field(default_factory=list)  # every memory whose row changed
+    ids: dict = field(default_factory=dict)  # every memory whose row changed (a dict: ordered, each once)
     states: list[tuple] = field(default_factory=list)  # (memory id, old state, new state)
     # Memories whose vectors are written from their rows afterwards: id -> the embedding of its text when the
     # writer made it before its transaction (else None: embedded here).
@@ -34,7 +34,7 @@ class Change:
     to_categorize: list[Memory] = field(default_factory=list)
 
     def touched(self, memory_ids) -> None:
-        self.ids += [memory_id for memory_id in memory_ids if memory_id not in self.ids]
+        self.ids.update(dict.fromkeys(memory_ids))
 
     def state(self, memory_id, old: str | None, new: str) -> None:
         self.touched([memory_id])
@@ -66,5 +66,5 @@ def _after_change(change: Change) -> None:
         vectors = [change.reembed[m.id] for m in memories]
         get_engine().put_vectors([(str(m.id), m.content, vector_payload(m)) for m in memories],
                                  vectors=None if None in vectors else vectors)
-    keywords_refresh(change.ids, before=change.before)
+    keywords_refresh(list(change.ids), before=change.before)
     memories_recategorize(change.to_categorize)
