@@ -144,8 +144,9 @@ def memories_recategorize(memories) -> None:
     it is done (a content change calls this; so does the admin's "categorize again")."""
     memories = list(memories)
     if memories:
-        Memory.objects.filter(id__in=[m.id for m in memories]).update(categorized_at=None,
-                                                                       categorize_queued_at=timezone.now())
+        # A claim held by a task for the old content is void: the new content's task takes the memory at once.
+        Memory.objects.filter(id__in=[m.id for m in memories]).update(
+            categorized_at=None, categorize_queued_at=timezone.now(), categorize_claimed_at=None)
         _queue_on_commit(memories)
 
 

@@ -52,6 +52,20 @@ def test_a_content_change_is_categorized_anew(alice, alice_app, fake_llm, django
     assert set(memory.categories.values_list("name", flat=True)) == {"food"} and len(fake_llm.requests) == 2
 
 
+def test_a_content_change_while_the_old_content_is_being_categorized_is_categorized_at_once(
+        alice, alice_app, fake_llm, django_capture_on_commit_callbacks):
+    from memories.services import memory_update
+
+    fake_llm.default = '{"categories": ["food"]}'
+    with django_capture_on_commit_callbacks(execute=False):
+        memory = memory_create(user=alice, app=alice_app, text="Booked a flight to Rome", infer=False).memory
+    Memory.objects.filter(pk=memory.pk).update(categorize_claimed_at=timezone.now())  # its task is with the LLM
+    with django_capture_on_commit_callbacks(execute=True):
+        memory_update(memory=memory, text="Booked a table at a trattoria", actor=alice)
+    memory.refresh_from_db()
+    assert memory.categorized_at and set(memory.categories.values_list("name", flat=True)) == {"food"}
+
+
 def _create_many(url: str, token: str, count: int) -> list[str]:
     async def run():
         async with httpx2.AsyncClient(base_url=url, headers={"Authorization": f"Token {token}"}, timeout=60) as http:
