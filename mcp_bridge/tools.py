@@ -7,6 +7,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, transaction
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
 
 from apps_registry.services import app_require_active
 from mcp_bridge.identity import Identity, current, in_django
@@ -24,6 +25,13 @@ server = MCPServer(
     instructions="Long-term memory for this user: search it before answering questions about the user, their "
                  "preferences, people, projects and past conversations; add what the user would want remembered.",
 )
+
+
+def _hints(*, read_only: bool, destructive: bool, idempotent: bool) -> ToolAnnotations:
+    """Every hint said outright (Claude's connector directory and ChatGPT's review want each one true or false).
+    A memory store is a closed world: no tool reaches anything outside it."""
+    return ToolAnnotations(read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent,
+                           open_world_hint=False)
 
 
 def _identity() -> Identity:
@@ -126,7 +134,8 @@ def _update(identity: Identity, *, memory_id: str, text: str) -> dict:
     return _memory_json(_readable(identity, str(memory.id)))
 
 
-@server.tool(description="Add a new memory. Call this whenever the user shares something about themselves, their "
+@server.tool(title="Remember something", annotations=_hints(read_only=False, destructive=False, idempotent=False),
+             description="Add a new memory. Call this whenever the user shares something about themselves, their "
                          "preferences, people, plans or work that is worth remembering, or asks you to remember "
                          "something. With infer (the default) the server distils facts from the text.")
 @_measured
@@ -134,7 +143,8 @@ async def add_memories(text: str, infer: bool = True) -> str:
     return json.dumps(await _run(_add, text=text, infer=infer))
 
 
-@server.tool(description="Search the user's memories by meaning and by words. Call this for EVERY question that may "
+@server.tool(title="Search memories", annotations=_hints(read_only=True, destructive=False, idempotent=True),
+             description="Search the user's memories by meaning and by words. Call this for EVERY question that may "
                          "depend on what you know about the user: their preferences, history, people, projects. "
                          "Returns the best matching memories with a relevance score.")
 @_measured
@@ -142,31 +152,36 @@ async def search_memory(query: str, limit: int = 10, categories: list[str] | Non
     return json.dumps(await _run(_search, query=query, limit=limit, categories=categories))
 
 
-@server.tool(description="List all the memories this app may read, newest first.")
+@server.tool(title="List memories", annotations=_hints(read_only=True, destructive=False, idempotent=True),
+             description="List all the memories this app may read, newest first.")
 @_measured
 async def list_memories() -> str:
     return json.dumps(await _run(_list))
 
 
-@server.tool(description="Delete the memories with these ids (only ones this app may read).")
+@server.tool(title="Delete memories", annotations=_hints(read_only=False, destructive=True, idempotent=True),
+             description="Delete the memories with these ids (only ones this app may read).")
 @_measured
 async def delete_memories(memory_ids: list[str]) -> str:
     return await _run(_delete, memory_ids=memory_ids)
 
 
-@server.tool(description="Delete every memory this app may read. Only when the user clearly asks for it.")
+@server.tool(title="Delete all memories", annotations=_hints(read_only=False, destructive=True, idempotent=True),
+             description="Delete every memory this app may read. Only when the user clearly asks for it.")
 @_measured
 async def delete_all_memories() -> str:
     return await _run(_delete_all)
 
 
-@server.tool(description="One memory by id, with its categories and state.")
+@server.tool(title="Get a memory", annotations=_hints(read_only=True, destructive=False, idempotent=True),
+             description="One memory by id, with its categories and state.")
 @_measured
 async def get_memory(memory_id: str) -> str:
     return json.dumps(await _run(_get, memory_id=memory_id))
 
 
-@server.tool(description="Replace the text of a memory (it is embedded again). Use it when a remembered fact changed.")
+@server.tool(title="Change a memory", annotations=_hints(read_only=False, destructive=True, idempotent=True),
+             description="Replace the text of a memory (it is embedded again). Use it when a remembered fact changed.")
 @_measured
 async def update_memory(memory_id: str, text: str) -> str:
     return json.dumps(await _run(_update, memory_id=memory_id, text=text))

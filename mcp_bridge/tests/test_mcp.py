@@ -64,6 +64,20 @@ def test_every_tool_works_on_every_transport(request, server, transport, alice):
     assert MemoryStatusHistory.objects.filter(memory_id=memory_id, new_state="deleted").count() == 1
 
 
+def test_every_tool_has_a_title_and_says_each_hint_outright(uvicorn_server, alice):
+    """What Claude's connector directory and ChatGPT's review read: a human title, and readOnlyHint, destructiveHint,
+    idempotentHint and openWorldHint each true or false (a memory store is a closed world)."""
+    (listed,) = call(uvicorn_server, "http-legacy", alice, [("__list__", None)])
+    hints = {tool.name: (tool.title, tool.annotations.read_only_hint, tool.annotations.destructive_hint,
+                         tool.annotations.idempotent_hint, tool.annotations.open_world_hint) for tool in listed.tools}
+    assert all(title and all(isinstance(hint, bool) for hint in rest) for title, *rest in hints.values()), hints
+    assert {name for name, (_, read_only, *_) in hints.items() if read_only} == {"search_memory", "list_memories",
+                                                                                 "get_memory"}
+    assert {name for name, (_, _, destructive, *_) in hints.items() if destructive} == {
+        "delete_memories", "delete_all_memories", "update_memory"}
+    assert not any(open_world for *_, open_world in hints.values())
+
+
 @pytest.mark.parametrize("transport", ["http-legacy", "sse", "ws"])
 def test_a_paused_app_gets_a_clear_error_from_every_tool(uvicorn_server, transport, alice):
     app = app_get_or_create(owner=alice, name="cursor")
