@@ -12,10 +12,9 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subqu
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from memories.config import CONFIG_KEY, config_current, config_fingerprint  # noqa: F401  (read here by callers)
+from memories.config import CONFIG_KEY, config_current  # noqa: F401  (read here by the views and the admin)
 from memories.engine import COLLECTION, get_engine
-from memories.engine.access import (app_has_access_rules, ids_parameter, memories_readable_by_app,  # noqa: F401
-                                    memory_ids_among)
+from memories.engine.access import memories_readable_by_app, memory_ids_among  # noqa: F401  (for the tools)
 from memories.engine.keywords import keywords_drift
 from memories.models import (Category, Memory, MemoryAccessLog, MemoryChange, MemoryCount, MemoryStatusHistory,
                              MemoryVector)

@@ -64,7 +64,7 @@ def _write_export(rows, lines, user, memories, meta):
     categories = Category.objects.filter(memories__owner=user).distinct().order_by("name")
     write(', "categories": ' + json.dumps([{"id": str(c.id), "name": c.name, "description": c.description}
                                             for c in categories]))
-    links, ids = [], []
+    links = []
     write(', "memories": [')
     for index, memory in enumerate(memories.iterator(chunk_size=_CHUNK)):
         record = {"id": str(memory.id), "app_id": str(memory.app_id), "content": memory.content,
@@ -77,7 +77,6 @@ def _write_export(rows, lines, user, memories, meta):
                                                            "state")}, "app": memory.app.name,
                                  "categories": memory.category_names}) + "\n").encode())
         links += [{"memory_id": record["id"], "category_id": c} for c in record["category_ids"]]
-        ids.append(memory.id)
     write('], "memory_categories": ' + json.dumps(links))
     history = MemoryStatusHistory.objects.filter(memory__owner=user, memory__in=memories.values("id"))
     write(', "status_history": [' + ",".join(json.dumps(
