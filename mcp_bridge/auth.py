@@ -65,4 +65,5 @@ async def identity_for(scope) -> Identity:
     address = (scope.get("client") or [None])[0]
     identity = await in_django(_identity, token_from_scope(scope), kwargs["user_id"], kwargs["client"], address,
                                base_url(scope) + scope["path"])
-    return dataclasses.replace(identity, transport=scope["path"].split("/")[3])  # /mcp/<client>/<transport>/<user>
+    return dataclasses.replace(identity, transport=scope["path"].split("/")[3],  # /mcp/<client>/<transport>/<user>
+                               base_url=base_url(scope))

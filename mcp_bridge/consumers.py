@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from mcp_bridge.auth import identity_for
 from mcp_bridge.identity import current
 from mcp_bridge.security import check_host_and_origin
-from mcp_bridge.tools import server
+from mcp_bridge.server import server
 from openmemory.errors import ApplicationError, database_unavailable
 
 logger = logging.getLogger("openmemory.mcp")

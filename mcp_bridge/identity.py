@@ -15,6 +15,7 @@ class Identity:
     user: AbstractUser
     app: App
     transport: str = ""  # http, sse or ws: what carried the request (for /metrics)
+    base_url: str = ""  # this server's origin as the client reached it (for the links a tool answers with)
 
 
 current: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("openmemory_mcp_identity", default=None)

@@ -24,12 +24,14 @@ from redis.exceptions import RedisError
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, MCP_PROTOCOL_VERSION_HEADER, classify_inbound_request
+from mcp_types import PROTOCOL_VERSION_META_KEY
 
 from mcp_bridge.auth import challenge, identity_for, token_in_query
 from mcp_bridge.identity import current
 from mcp_bridge.relay import channel as relay_channel, refusal_channel, relay
 from mcp_bridge.security import check_host_and_origin
-from mcp_bridge.tools import server
+from mcp_bridge.server import server
 from openmemory import metrics
 from openmemory.errors import ApplicationError, DatabaseUnavailable, database_unavailable
 
@@ -167,6 +169,19 @@ class _StreamableHttp:
             await asyncio.Event().wait()
 
     async def handle(self, identity, scope, receive, send):
+        if _PROTOCOL_HEADER not in dict(scope["headers"]):
+            # The SDK tells the 2026-07-28 revision from the earlier ones by the MCP-Protocol-Version header alone:
+            # a modern request without it would reach the handshake-era server, which knows no server/discover.
+            body = await _body(receive, _MAX_MESSAGE)
+            if body is None:
+                code, sentence = _SDK_REFUSALS["Request body too large"]
+                return await send_json(send, 413, {"detail": sentence, "code": code})
+            if (refusal := _modern_without_header(body, scope)) is not None:
+                return await send_json(send, *refusal)
+            receive = _replay(body, receive)
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope, receive, send):
         if self._task is None or self._task.done():
             self.manager = StreamableHTTPSessionManager(app=server._lowlevel_server, stateless=True,
                                                         json_response=True, security_settings=_SDK_SECURITY)
@@ -175,6 +190,44 @@ class _StreamableHttp:
             self._task = asyncio.create_task(self._run(), context=contextvars.Context())
         await self._ready.wait()
         await self.manager.handle_request(scope, receive, send)
+
+
+_PROTOCOL_HEADER = MCP_PROTOCOL_VERSION_HEADER.encode()
+
+
+def _modern_without_header(body: bytes, scope) -> tuple[int, dict] | None:
+    """A request of the 2026-07-28 revision (its params carry the protocol version, or it is server/discover) sent
+    without the MCP-Protocol-Version header that revision requires: the refusal the SDK's checks give it, with a
+    sentence that says what to send. None for anything else (the earlier revisions' messages)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("method"), str) or "id" not in message:
+        return None
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if message["method"] != "server/discover" and not (isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta):
+        return None
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+    rejection = classify_inbound_request(message, headers=headers)  # the header is missing: always a rejection
+    code = getattr(rejection, "code", types.HEADER_MISMATCH)
+    what = "The MCP-Protocol-Version header is missing" if code == types.HEADER_MISMATCH else rejection.message
+    sentence = (f"{what}. This is a request of MCP revision 2026-07-28: send the MCP-Protocol-Version and Mcp-Method "
+                "headers, and params._meta with the protocol version and the client's capabilities (the earlier "
+                "revisions open with initialize instead).")
+    error = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": code, "message": sentence}}
+    return ERROR_CODE_HTTP_STATUS.get(code, 400), error
+
+
+def _replay(body: bytes, receive):
+    """`receive` for an app that reads the request again: the body read already, then whatever comes next."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed():
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def _announced(send, token: str | None, on_session):

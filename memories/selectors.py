@@ -183,6 +183,13 @@ def categories_in_use(*, user: AbstractUser) -> QuerySet:
         category_id=OuterRef("id"), memory_id__in=live.values("id")))).order_by("name")
 
 
+def category_counts(*, memories: QuerySet[Memory]) -> list[tuple[str, int]]:
+    """Each category among these memories with how many of them it holds, the largest first: one query."""
+    rows = (Memory.categories.through.objects.filter(memory_id__in=memories.values("id"))
+            .values("category__name").annotate(n=Count("*")).order_by("-n", "category__name"))
+    return [(row["category__name"], row["n"]) for row in rows]
+
+
 def memory_access_logs(*, memory: Memory) -> QuerySet:
     return MemoryAccessLog.objects.filter(memory=memory).select_related("app").order_by("-accessed_at")
 

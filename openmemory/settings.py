@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+import openmemory
+
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -275,7 +277,7 @@ SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenMemory (Django)",
     "DESCRIPTION": "A self-hostable memory server for AI assistants: OpenMemory's REST API, with tokens.",
-    "VERSION": "0.1.0",
+    "VERSION": openmemory.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],  # the docs hold no data: readable without a token
     "COMPONENT_SPLIT_REQUEST": True,

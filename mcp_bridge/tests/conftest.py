@@ -75,6 +75,9 @@ async def websocket_transport(url: str, headers: dict | None = None):
 
 
 TRANSPORTS = ["http-legacy", "http-auto", "sse", "ws"]
+# OpenMemory's seven, and ChatGPT's search and fetch.
+TOOLS = {"add_memories", "search_memory", "list_memories", "delete_memories", "delete_all_memories", "get_memory",
+         "update_memory", "search", "fetch"}
 
 
 def mcp_client(base: str, transport: str, *, client: str, user_id: str, token: str | None) -> Client:

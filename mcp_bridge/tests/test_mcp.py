@@ -9,13 +9,11 @@ import websockets
 
 from apps_registry.models import AccessControl
 from apps_registry.services import app_get_or_create, app_set_active
-from mcp_bridge.tests.conftest import TRANSPORTS, mcp_client
+from mcp_bridge.tests.conftest import TOOLS, TRANSPORTS, mcp_client
 from memories.models import Memory, MemoryAccessLog, MemoryStatusHistory
 from memories.services import memory_create
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
-TOOLS = {"add_memories", "search_memory", "list_memories", "delete_memories", "delete_all_memories", "get_memory",
-         "update_memory"}
 
 
 def call(base, transport, user, calls, *, client="cursor", user_id=None, token="user"):
@@ -72,7 +70,7 @@ def test_every_tool_has_a_title_and_says_each_hint_outright(uvicorn_server, alic
                          tool.annotations.idempotent_hint, tool.annotations.open_world_hint) for tool in listed.tools}
     assert all(title and all(isinstance(hint, bool) for hint in rest) for title, *rest in hints.values()), hints
     assert {name for name, (_, read_only, *_) in hints.items() if read_only} == {"search_memory", "list_memories",
-                                                                                 "get_memory"}
+                                                                                 "get_memory", "search", "fetch"}
     assert {name for name, (_, _, destructive, *_) in hints.items() if destructive} == {
         "delete_memories", "delete_all_memories", "update_memory"}
     assert not any(open_world for *_, open_world in hints.values())
@@ -87,6 +85,7 @@ def test_a_paused_app_gets_a_clear_error_from_every_tool(uvicorn_server, transpo
         ("add_memories", {"text": "new"}), ("search_memory", {"query": "x"}), ("list_memories", {}),
         ("delete_memories", {"memory_ids": [str(memory.id)]}), ("delete_all_memories", {}),
         ("get_memory", {"memory_id": str(memory.id)}), ("update_memory", {"memory_id": str(memory.id), "text": "y"}),
+        ("search", {"query": "x"}), ("fetch", {"id": str(memory.id)}),
     ])
     for result in results:
         assert result.is_error and "App 'cursor' is paused" in text(result)

@@ -14,6 +14,6 @@ def test_tool_calls_make_a_constant_number_of_queries(alice, alice_app, count, d
     with django_assert_max_num_queries(6):
         assert len(tools._list(identity)) == count
     with django_assert_max_num_queries(6):
-        tools._get(identity, memory_id=str(memories[0].id))
+        tools.memory_for_app(identity, memory_id=str(memories[0].id))
     with django_assert_max_num_queries(16):  # the state change, history, vectors, keyword documents
-        assert tools._delete(identity, memory_ids=[str(m.id) for m in memories[:5]]) == "Deleted 5 of 5 memories."
+        assert tools._delete(identity, memory_ids=[str(m.id) for m in memories[:5]]) == 5

@@ -12,13 +12,12 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from mcp_bridge.tests.conftest import TOOLS
 from openmemory.tests.servers import require
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process]
 CLIENTS = Path(__file__).parent / "clients"
 MCP_REMOTE = CLIENTS / "node_modules" / "mcp-remote" / "dist" / "proxy.js"
-TOOLS = {"add_memories", "search_memory", "list_memories", "delete_memories", "delete_all_memories", "get_memory",
-         "update_memory"}
 SCENARIO = [("__list__", None), ("add_memories", {"text": "My cat is called Pixel", "infer": False}),
             ("search_memory", {"query": "what is the name of my pet?"})]
 
@@ -88,6 +87,26 @@ def test_typescript_sdk(node_clients, uvicorn_server, alice, transport, place):
     listed, added, found = answer["results"]
     assert not added["isError"] and not found["isError"]
     assert_scenario_worked(set(listed["tools"]), added["text"], found["text"])
+
+
+@pytest.mark.parametrize("transport", ["http", "ws"])
+def test_typescript_sdk_reads_resources_prompts_and_structured_results(node_clients, uvicorn_server, alice, transport):
+    """The SDK validates each structuredContent against the tool's outputSchema itself (callTool throws when it
+    does not match): a result here is one that passed."""
+    url, headers = endpoint(uvicorn_server, transport, alice, "header")
+    if transport == "ws":
+        url = url.replace("http://", "ws://")
+    answer = run_typescript_client(transport, url, headers, [
+        ("add_memories", {"text": "Takes the 7:40 train to work", "infer": False}),
+        ("search", {"query": "commute"}), ("__resources__", None), ("__read__", {"uri": "memory://recent"}),
+        ("__prompts__", None), ("__prompt__", {"name": "recall", "arguments": {"topic": "commute"}})])
+    assert "error" not in answer, answer
+    added, found, resources, recent, prompts, recall = answer["results"]
+    memory_id = added["structured"]["results"][0]["id"]
+    assert found["structured"]["results"][0]["id"] == memory_id and json.loads(found["text"]) == found["structured"]
+    assert "memory://guide" in resources["resources"] and resources["templates"] == ["memory://memories/{memory_id}"]
+    assert json.loads(recent["text"])[0]["id"] == memory_id
+    assert "recall" in prompts["prompts"] and "commute" in recall["text"]
 
 
 @pytest.mark.parametrize("transport", ["http", "sse"])

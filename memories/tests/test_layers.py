@@ -11,7 +11,7 @@ OURS = {"memories", "apps_registry", "stats", "mcp_bridge", "openmemory"}
 # Where an import in a body is the point: Celery tasks (they import their service once Django is set up),
 # AppConfig.ready() (models are loaded by then), and the engine's core, which imports mem0 (a second and 60 MiB)
 # only in a process that needs an engine.
-BODY_IMPORTS_ALLOWED = {("memories/tasks.py", "*"), ("memories/apps.py", "ready"),
+BODY_IMPORTS_ALLOWED = {("memories/tasks.py", "*"), ("memories/apps.py", "ready"), ("mcp_bridge/apps.py", "ready"),
                         ("memories/engine/__init__.py", "get_engine")}
 
 
