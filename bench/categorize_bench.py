@@ -98,11 +98,11 @@ def main():
     celery_app.conf.task_always_eager = False  # no on-commit categorization while loading
     memories = [memory_create(user=user, app=app, text=f"{TEXTS[i % 5]} #{i}", infer=False).memory for i in range(200)]
     rate("offline (embedding similarity)", memories)
-    os.environ["BENCH_LLM_KEY"] = "sk-bench"
+    os.environ["BENCH_LLM_API_KEY"] = "sk-bench"
     with FakeLLM() as llm:
         llm.default = json.dumps({"categories": ["travel", "work"]})
         config_save(document={"mem0": {"llm": {"provider": "openai", "config": {
-            "model": "bench", "api_key": "env:BENCH_LLM_KEY", "openai_base_url": llm.url}}}})
+            "model": "bench", "api_key": "env:BENCH_LLM_API_KEY", "openai_base_url": llm.url}}}})
         rate("LLM (OpenAI-compatible test server on 127.0.0.1)", memories)
     config_reset()
     celery_app.conf.task_always_eager = False

@@ -8,7 +8,7 @@ from apps_registry.services import app_get_or_create
 from mcp_bridge.identity import Identity, in_django
 from openmemory.authentication import LOOPBACK, key_from_header, local_user_for
 from openmemory.errors import NotAuthenticated
-from openmemory.oauth import access_token, resource_metadata_url
+from openmemory.oauth import access_token, resource_metadata_url, token_binding_problem
 from openmemory.services import token_lookup, user_acted_for
 
 
@@ -49,8 +49,8 @@ def _identity(key: str | None, user_id: str, client: str, address: str | None, u
             if (oauth := access_token(key)) is None:
                 raise NotAuthenticated("Invalid, expired or revoked token: sign in again, or send a valid API token.")
             user = user_acted_for(caller=oauth.user, token=None, user_id=user_id)
-            if not oauth.allows_audience(url):
-                raise NotAuthenticated("This token was issued for another resource: sign in for this URL.")
+            if problem := token_binding_problem(oauth, url):
+                raise NotAuthenticated(problem)
             return Identity(user=user, app=app_get_or_create(owner=user, name=client))
         user = user_acted_for(caller=token.user, token=token, user_id=user_id)
     elif settings.OPENMEMORY_LOCAL_NO_AUTH and address in LOOPBACK:

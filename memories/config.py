@@ -2,11 +2,25 @@
 import copy
 import re
 
+from django.conf import settings
 from django.db import connection
 
 from memories.models import Config
 
 CONFIG_KEY = "main"
+
+# What an "env:NAME" in the configuration may name: a provider's key (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...), and
+# the names OPENMEMORY_CONFIG_ENV adds. Never the server's own secrets (SECRET_KEY, DATABASE_URL, ...): the config
+# sends what it names to whatever base_url it also names.
+ENV_PATTERN = re.compile(r"[A-Z][A-Z0-9_]*_API_KEY")
+
+
+def env_reference_problem(name: str) -> str | None:
+    """Why a configuration may not read this environment variable; None when it may."""
+    if ENV_PATTERN.fullmatch(name) or name in settings.OPENMEMORY_CONFIG_ENV:
+        return None
+    return (f"The configuration may not read the environment variable {name!r}: only provider keys (names ending in "
+            "_API_KEY) and the names listed in OPENMEMORY_CONFIG_ENV.")
 
 # all-MiniLM-L6-v2 runs in process (int8 ONNX, no download, no torch): what the default embedder names, and
 # what a Hugging Face embedder naming this model gets, however the client spells the name.

@@ -62,6 +62,24 @@ def access_token(key: str):
     return token if token is not None and token.is_valid([MCP_SCOPE]) else None
 
 
+def _normal(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def token_binding_problem(token, url: str) -> str | None:
+    """Why this OAuth access token does not work at this MCP URL; None when it does. A token works at the MCP URL
+    it was issued for (RFC 8707's `resource`, which every client we test sends) and nowhere else: not at another
+    app's or transport's URL, and not when it names no resource, or the server's root, which would make it a key
+    to every MCP URL of its user."""
+    if not token.resource:
+        return ("This token was issued without a resource: sign in again from this MCP URL (the client must send "
+                "resource=<the MCP URL>, RFC 8707).")
+    if _normal(url) not in {_normal(resource) for resource in token.resource if isinstance(resource, str)}:
+        return "This token was issued for another resource: sign in for this URL."
+    return None
+
+
 def resource_metadata_url(base_url: str, path: str) -> str:
     """Where an MCP URL's protected-resource metadata is (RFC 9728: the well-known name before the path)."""
     return f"{base_url}/.well-known/oauth-protected-resource{path}"

@@ -307,6 +307,8 @@ OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.25)
 # /metrics (Prometheus) for a scraper that sends it as a Bearer token; staff signed in read it without. Empty: staff only.
 OPENMEMORY_METRICS_TOKEN = env.str("OPENMEMORY_METRICS_TOKEN", default="")
+# The environment variables the engine's configuration may read as "env:NAME", beside every *_API_KEY.
+OPENMEMORY_CONFIG_ENV = env.list("OPENMEMORY_CONFIG_ENV", default=[])
 # Without REDIS_URL the web process runs beat's periodic jobs itself (openmemory/beat.py); false: nobody does.
 OPENMEMORY_IN_PROCESS_BEAT = env.bool("OPENMEMORY_IN_PROCESS_BEAT", default=True)
 # Seconds after which a queued categorization that never ran is queued again (its process died with it).

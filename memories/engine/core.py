@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from memories.config import embedder_dims, is_local_embedder, llm_section
+from memories.config import embedder_dims, env_reference_problem, is_local_embedder, llm_section
 from memories.engine import (CANDIDATES, COLLECTION, DATABASE_STORE, LOCAL_EMBEDDER, PAYLOAD_KEYS, Hit,
                              canonical_provider, fuse, load_mem0, vector_metadata)
 
@@ -39,6 +39,8 @@ def resolve_secrets(value):
         return [resolve_secrets(item) for item in value]
     if isinstance(value, str) and value.startswith("env:"):
         name = value[4:]
+        if problem := env_reference_problem(name):  # a configuration saved before the rule
+            raise EngineUnavailable(problem)
         if name not in os.environ:
             raise EngineUnavailable(f"The configuration refers to the environment variable {name}, which is not set.")
         return os.environ[name]

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from memories.config import CONFIG_KEY, DEFAULT_CONFIG, config_current, deep_merge, embedder_dims, with_defaults
+from memories.config import (CONFIG_KEY, DEFAULT_CONFIG, config_current, deep_merge, embedder_dims, env_reference_problem,
+                             with_defaults)
 from memories.engine import canonical_provider, get_engine, section_problem, supported_providers
 from memories.models import Config, MemoryVector
 from openmemory.errors import ApplicationError, Conflict
@@ -107,7 +108,8 @@ def config_problems(document) -> list[str]:
         elif problem := section_problem(section, value):
             problems.append(problem)
     return problems + [f"'{path}' holds a literal secret: give it as \"env:NAME\" and set NAME in the server's "
-                       "environment." for path in literal_secrets(document)]
+                       "environment." for path in literal_secrets(document)] + [
+        f"'{path}': {problem}" for path, problem in env_references_refused(document)]
 
 
 _SECRET_KEY = re.compile(r"(api_?key|secret|password|passwd|token|credential)", re.IGNORECASE)
@@ -120,6 +122,17 @@ def literal_secrets(value, path: str = "") -> list[str]:
     last = path.rsplit(".", 1)[-1]
     if isinstance(value, str) and value and _SECRET_KEY.search(last) and not value.startswith("env:"):
         return [path]
+    return []
+
+
+def env_references_refused(value, path: str = "") -> list[tuple[str, str]]:
+    """Each "env:NAME" the document holds that names a variable it may not read, with why."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in env_references_refused(item, f"{path}.{key}".strip("."))]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in env_references_refused(item, f"{path}[{index}]")]
+    if isinstance(value, str) and value.startswith("env:") and (problem := env_reference_problem(value[4:])):
+        return [(path, problem)]
     return []
 
 

@@ -8,10 +8,10 @@ def fake_llm(db, monkeypatch):
     """The engine configured with an OpenAI-compatible LLM: our stand-in server on 127.0.0.1."""
     from memories.services import config_save
 
-    monkeypatch.setenv("OPENMEMORY_TEST_LLM_KEY", "sk-test-not-secret")
+    monkeypatch.setenv("OPENMEMORY_TEST_LLM_API_KEY", "sk-test-not-secret")
     with FakeLLM() as llm:
         config_save(document={"mem0": {"llm": {"provider": "openai", "config": {
-            "model": "gpt-4o-mini", "api_key": "env:OPENMEMORY_TEST_LLM_KEY", "openai_base_url": llm.url}}}})
+            "model": "gpt-4o-mini", "api_key": "env:OPENMEMORY_TEST_LLM_API_KEY", "openai_base_url": llm.url}}}})
         yield llm
 
 

@@ -104,8 +104,8 @@ def test_a_bad_configuration_gets_a_sentence_and_nothing_is_saved(staff_browser,
 def test_saving_the_configuration_page_replaces_the_document(staff_browser, monkeypatch):
     from memories.selectors import config_current
 
-    monkeypatch.setenv("SOME_KEY", "sk-x")
-    document = {"mem0": {"llm": {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:SOME_KEY"}}}}
+    monkeypatch.setenv("SOME_API_KEY", "sk-x")
+    document = {"mem0": {"llm": {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:SOME_API_KEY"}}}}
     response = staff_browser.post("/admin/memories/config/", {"document": json.dumps(document), "_save": "Save"},
                                   follow=True)
     text = response.content.decode()

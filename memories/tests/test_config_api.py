@@ -1,4 +1,5 @@
 import pytest
+from django.db.models import F
 
 from conftest import client_for
 from memories.services import memory_create
@@ -47,20 +48,45 @@ def test_only_staff_change_the_configuration(alice_client):
 def test_a_config_change_reaches_the_engine_on_its_next_operation(staff_client, alice, alice_app, monkeypatch):
     from memories.tests.llm_server import FakeLLM
 
-    monkeypatch.setenv("TEST_LLM_KEY", "sk-test")
+    monkeypatch.setenv("TEST_LLM_API_KEY", "sk-test")
     with FakeLLM() as llm:
         llm.reply('{"memory": [{"id": "0", "text": "Likes jazz"}]}')
         staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {
-            "model": "m", "api_key": "env:TEST_LLM_KEY", "openai_base_url": llm.url}}, format="json")
+            "model": "m", "api_key": "env:TEST_LLM_API_KEY", "openai_base_url": llm.url}}, format="json")
         result = memory_create(user=alice, app=alice_app, text="I really enjoy listening to jazz", infer=True)
     assert result.path == "llm" and [m.content for m in result.memories] == ["Likes jazz"]
 
 
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "OPENMEMORY_METRICS_TOKEN", "HOME"])
+def test_the_config_reads_only_provider_keys_from_the_environment(staff_client, name, settings):
+    """Before: a staff user's `env:SECRET_KEY` (or any server variable) was sent to whatever base_url the config
+    named."""
+    document = {"provider": "openai", "config": {"model": "m", "api_key": f"env:{name}",
+                                                 "openai_base_url": "http://127.0.0.1:9/v1"}}
+    refused = staff_client.put("/api/v1/config/mem0/llm", document, format="json")
+    assert refused.status_code == 400 and f"may not read the environment variable '{name}'" in refused.json()["detail"]
+    assert staff_client.get("/api/v1/config").json()["mem0"]["llm"] == NO_LLM
+    settings.OPENMEMORY_CONFIG_ENV = [name]  # the operator lists it: then it may
+    assert staff_client.put("/api/v1/config/mem0/llm", document, format="json").status_code == 200
+
+
+def test_a_stored_config_naming_a_server_secret_never_reads_it(alice_client, monkeypatch):
+    """A configuration saved before the rule (written to the row directly) fails with the sentence, reads nothing."""
+    from memories.models import Config
+
+    monkeypatch.setenv("SECRET_KEY", "the-server-secret")
+    row = Config.objects.get_or_create(key="main", defaults={"value": {}})[0]
+    Config.objects.filter(pk=row.pk).update(version=F("version") + 1, value={"mem0": {"llm": {"provider": "openai", "config": {
+        "model": "m", "api_key": "env:SECRET_KEY", "openai_base_url": "http://127.0.0.1:9/v1"}}}})
+    response = alice_client.post("/api/v1/memories/", {"text": "hello"}, format="json")
+    assert response.status_code == 503 and "may not read the environment variable 'SECRET_KEY'" in response.json()["detail"]
+
+
 def test_an_unset_secret_reference_is_a_503(staff_client, alice_client):
-    staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {"api_key": "env:NOT_SET_ANYWHERE"}},
+    staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {"api_key": "env:NOT_SET_ANYWHERE_API_KEY"}},
                      format="json")
     response = alice_client.post("/api/v1/memories/", {"text": "hello"}, format="json")
-    assert response.status_code == 503 and "NOT_SET_ANYWHERE" in response.json()["detail"]
+    assert response.status_code == 503 and "NOT_SET_ANYWHERE_API_KEY" in response.json()["detail"]
 
 
 def test_provider_settings_mem0_would_refuse_are_a_400(staff_client):

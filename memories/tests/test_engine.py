@@ -262,13 +262,13 @@ def test_an_embedder_that_does_not_normalise_still_ranks_by_cosine(alice, alice_
     from memories.services import config_save
     from memories.tests.llm_server import FakeLLM
 
-    monkeypatch.setenv("OPENMEMORY_TEST_EMBEDDER_KEY", "sk-test-not-secret")
+    monkeypatch.setenv("OPENMEMORY_TEST_EMBEDDER_API_KEY", "sk-test-not-secret")
     with FakeLLM() as fake:
         fake.vectors = {"Which way is north?": [1.0, 0.0, 0.0],
                         "North is up on the map": [1.0, 0.1, 0.0],  # nearly the query's direction, length 1
                         "A long vector pointing elsewhere": [10.0, 10.0, 0.0]}  # 45 degrees off, length 14
         config_save(document={"mem0": {"embedder": {"provider": "openai", "config": {
-            "model": "test-embedder", "api_key": "env:OPENMEMORY_TEST_EMBEDDER_KEY", "openai_base_url": fake.url,
+            "model": "test-embedder", "api_key": "env:OPENMEMORY_TEST_EMBEDDER_API_KEY", "openai_base_url": fake.url,
             "embedding_dims": 3}}}})
         for text in ["North is up on the map", "A long vector pointing elsewhere"]:
             memory_create(user=alice, app=alice_app, text=text, infer=False)

@@ -46,11 +46,12 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
-def authorization_url(base: str, client_id: str, challenge: str, resource: str, redirect: str = REDIRECT,
+def authorization_url(base: str, client_id: str, challenge: str, resource: str | None, redirect: str = REDIRECT,
                       method: str = "S256") -> str:
     return f"{base}/o/authorize/?" + urlencode({
         "response_type": "code", "client_id": client_id, "redirect_uri": redirect, "scope": "memories",
-        "state": "st4te", "code_challenge": challenge, "code_challenge_method": method, "resource": resource})
+        "state": "st4te", "code_challenge": challenge, "code_challenge_method": method,
+        **({"resource": resource} if resource is not None else {})})
 
 
 def code_from(location: str) -> str:
@@ -63,13 +64,13 @@ def exchange(base: str, client_id: str, **fields) -> httpx2.Response:
     return httpx2.post(f"{base}/o/token/", data={"client_id": client_id, "redirect_uri": REDIRECT, **fields})
 
 
-def signed_in_client(base: str, resource: str, name: str = "Claude Code") -> tuple[dict, dict]:
+def signed_in_client(base: str, resource: str | None, name: str = "Claude Code") -> tuple[dict, dict]:
     """(the registered client, its token answer) after the whole flow, as an MCP client goes through it."""
     client = register(base, name)
     verifier, challenge = pkce()
     location = approve(base, authorization_url(base, client["client_id"], challenge, resource), "alice", PASSWORD)
     answer = exchange(base, client["client_id"], grant_type="authorization_code", code=code_from(location),
-                      code_verifier=verifier, resource=resource)
+                      code_verifier=verifier, **({"resource": resource} if resource is not None else {}))
     assert answer.status_code == 200, answer.text
     return client, answer.json()
 
@@ -130,6 +131,18 @@ def test_a_token_for_another_resource_is_refused(uvicorn_server, person):
     assert mcp_status(mine, tokens["access_token"]) == 200
     sse = httpx2.get(f"{uvicorn_server}/mcp/claude/sse/alice", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert sse.status_code == 401  # another MCP URL of this server: another resource
+
+
+@pytest.mark.parametrize("resource", [None, "server root"])
+def test_a_token_without_this_urls_resource_works_nowhere(uvicorn_server, person, resource):
+    """Before: a token issued without `resource`, or for the server's root, worked on every MCP URL of its user,
+    under any app name."""
+    _, tokens = signed_in_client(uvicorn_server, uvicorn_server + "/" if resource else None)
+    for url in (f"{uvicorn_server}/mcp/claude/http/alice", f"{uvicorn_server}/mcp/anything/http/alice"):
+        refused = httpx2.post(url, json=INIT, headers={**ACCEPT, "Authorization": f"Bearer {tokens['access_token']}"})
+        assert refused.status_code == 401
+        assert ("issued without a resource" if resource is None else "issued for another resource") in \
+            refused.json()["detail"]
 
 
 def test_refresh_rotates_and_a_reused_refresh_token_is_refused(uvicorn_server, person):

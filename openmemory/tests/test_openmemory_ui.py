@@ -126,7 +126,7 @@ def test_the_settings_form_renders_our_defaults_and_saves_them(ui):
 
 def test_the_forms_spelling_of_a_provider_names_mem0s(ui):
     document = ui.get("/api/v1/config/").json()
-    embedder = {"provider": "Azure OpenAI", "config": {"model": "text-embedding-3-small", "api_key": "env:AZURE_KEY",
+    embedder = {"provider": "Azure OpenAI", "config": {"model": "text-embedding-3-small", "api_key": "env:AZURE_OPENAI_API_KEY",
                                                         "embedding_dims": 384}}
     saved = ui.put("/api/v1/config/", {**document, "mem0": {**document["mem0"], "embedder": embedder}}, format="json")
     assert saved.status_code == 200, saved.json()
