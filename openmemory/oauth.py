@@ -6,8 +6,10 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.http import JsonResponse
+from django.urls import reverse
+from oauth2_provider.cimd import is_cimd_client_id
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.views import DynamicClientRegistrationView
+from oauth2_provider.views import AuthorizationView, DynamicClientRegistrationView
 
 LOOPBACK_HOSTS = {"localhost"}
 MCP_SCOPE = "memories"
@@ -53,6 +55,34 @@ class ClientRegistration(DynamicClientRegistrationView):
                 if problem := redirect_uri_problem(uri):
                     return JsonResponse({"error": "invalid_redirect_uri", "error_description": problem}, status=400)
         return super().post(request, *args, **kwargs)
+
+
+class ConsentView(AuthorizationView):
+    """The consent page says what a person approves: the client's name and whether that name is checked (its
+    client_id an https URL whose document we fetched: CIMD) or only what it declared when it registered, the host
+    its redirect goes to, and whose memories it will reach; when the user signed in is not the one the MCP URL
+    names, it says so before Allow and offers to switch accounts."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        client_id = kwargs.get("client_id") or ""
+        redirect = urlsplit(kwargs.get("redirect_uri") or "")
+        resource = (self.request.GET.get("resource") or "").split()
+        mcp_user = _mcp_user(resource[0]) if resource else None
+        signed_in = self.request.user.get_username()
+        context.update(
+            client_verified=is_cimd_client_id(client_id), client_url=client_id if is_cimd_client_id(client_id) else "",
+            redirect_host=redirect.hostname or "", redirect_loopback=_loopback(redirect.hostname),
+            mcp_user=mcp_user, mcp_url=resource[0] if resource else "",
+            other_user=mcp_user is not None and mcp_user != signed_in,
+            switch_to=f"{reverse('login')}?next={self.request.get_full_path()}")
+        return context
+
+
+def _mcp_user(url: str) -> str | None:
+    """The user an MCP URL (.../mcp/<client>/<transport>/<user>) names; None for any other URL."""
+    parts = urlsplit(url).path.strip("/").split("/")
+    return parts[-1] if len(parts) >= 4 and parts[-4] == "mcp" else None
 
 
 def access_token(key: str):

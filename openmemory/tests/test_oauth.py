@@ -4,6 +4,7 @@ rotation, revocation, and the RFC's error codes for what a broken or hostile cli
 import asyncio
 import base64
 import hashlib
+import html
 import json
 import re
 import secrets
@@ -257,3 +258,29 @@ def test_the_consent_page_escapes_the_name_a_client_registered(uvicorn_server, p
                                              f"{uvicorn_server}/mcp/claude/http/alice")).text
     assert "<script>alert" not in page and "<b>Evil</b>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;b&gt;Evil&lt;/b&gt;" in page
+
+
+def test_the_consent_page_says_what_a_person_approves(uvicorn_server, person, bob):
+    """Before: it showed the client's self-declared name ("MCP CLI Proxy") and nothing a person could check; signed
+    in as another user than the URL names, Allow gave a token that then only met 403s."""
+    bob.set_password(PASSWORD)
+    bob.save()
+    client = register(uvicorn_server, name="MCP CLI Proxy")
+    _, challenge = pkce()
+    url = authorization_url(uvicorn_server, client["client_id"], challenge, f"{uvicorn_server}/mcp/claude/http/alice")
+    with httpx2.Client(follow_redirects=False, timeout=30) as browser:
+        sign_in(browser, uvicorn_server, "alice", PASSWORD)
+        page = browser.get(url).text
+        assert "MCP CLI Proxy" in page and "said about itself when it registered: nothing" in page
+        assert re.search(r'id="redirect-host"><code>127\.0\.0\.1</code> \(a program on this\s+computer\)', page)
+        assert "The memories of <strong>alice</strong>" in page and 'id="other-user"' not in page
+    with httpx2.Client(follow_redirects=False, timeout=30) as browser:
+        sign_in(browser, uvicorn_server, "bob", PASSWORD)
+        page = browser.get(url)
+        assert 'id="other-user"' in page.text and "asks for the memories of\n       <strong>alice</strong>" in page.text
+        # "Sign in as alice instead": signed out, then to the sign-in page, which comes back to this request.
+        switch = re.search(r'<form method="post" action="([^"]+)">.*?name="next" value="([^"]+)"', page.text, re.S)
+        out = browser.post(uvicorn_server + switch.group(1), data={**form_fields(page.text), "next": html.unescape(
+            switch.group(2))})
+        assert out.status_code == 302 and out.headers["location"].startswith("/accounts/login/?next=/o/authorize/")
+        assert browser.get(url).headers["location"].startswith("/accounts/login/")  # bob is signed out
