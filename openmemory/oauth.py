@@ -5,11 +5,15 @@ import json
 import ipaddress
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.urls import reverse
 from oauth2_provider.cimd import is_cimd_client_id
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.views import AuthorizationView, DynamicClientRegistrationView
+from oauth2_provider.views import (AuthorizationView, DynamicClientRegistrationManagementView,
+                                   DynamicClientRegistrationView)
+from redis.exceptions import RedisError
+from rest_framework.throttling import SimpleRateThrottle
 
 LOOPBACK_HOSTS = {"localhost"}
 MCP_SCOPE = "memories"
@@ -42,19 +46,99 @@ def redirect_uri_problem(uri) -> str | None:
             "or localhost).")
 
 
+# What a registration may hold (RFC 7591 sets no limits; these are far above what any MCP client sends).
+MAX_REGISTRATION_BYTES = 16 * 1024
+MAX_REDIRECT_URIS = 10
+MAX_URI_LENGTH = 2000
+MAX_NAME_LENGTH = 200
+MAX_LIST_ITEMS = 10
+
+
+def registration_problem(body: bytes) -> str | None:
+    """Why this client metadata document may not be registered (or replace a registration); None when it may."""
+    if len(body) > MAX_REGISTRATION_BYTES:
+        return f"The registration is larger than {MAX_REGISTRATION_BYTES // 1024} KB."
+    try:
+        metadata = json.loads(body or b"{}")
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
+        return "The registration is not valid JSON."
+    if not isinstance(metadata, dict):
+        return "The registration must be a JSON object."
+    uris = metadata.get("redirect_uris")
+    if not isinstance(uris, list) or not uris:
+        return "redirect_uris must be a non-empty list."
+    if len(uris) > MAX_REDIRECT_URIS:
+        return f"A client may register at most {MAX_REDIRECT_URIS} redirect_uris."
+    for name, value in metadata.items():
+        limit = MAX_NAME_LENGTH if name == "client_name" else MAX_URI_LENGTH
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and len(value) > MAX_LIST_ITEMS:
+            return f"{name} may hold at most {MAX_LIST_ITEMS} items."
+        if any(isinstance(item, (dict, list)) for item in items):
+            return f"{name} must be a string, a number, a boolean or a list of those."
+        if any(isinstance(item, str) and len(item) > limit for item in items):
+            return f"{name} is longer than {limit} characters."
+    for uri in uris:
+        if problem := redirect_uri_problem(uri):
+            return problem
+    return None
+
+
+def _refused(description: str, *, error: str = "invalid_client_metadata", status: int = 400, headers=None):
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _registration_refusal(body: bytes):
+    if problem := registration_problem(body):
+        return _refused(problem, error="invalid_redirect_uri" if "redirect_uri" in problem and "list" not in problem
+                        else "invalid_client_metadata")
+    return None
+
+
+class RegistrationThrottle(SimpleRateThrottle):
+    """Registrations per client address (OAUTH_REGISTRATION_RATE); with the cache away, unmetered."""
+    scope = "oauth-registration"
+
+    def get_rate(self):
+        return settings.OAUTH_REGISTRATION_RATE
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def _throttled(request):
+    throttle = RegistrationThrottle()
+    try:
+        allowed = throttle.allow_request(request, None)
+    except (RedisError, OSError):
+        return None
+    if allowed:
+        return None
+    wait = max(1, int(throttle.wait() or 1))
+    return _refused(f"Too many registrations from this address: try again in {wait} s.", error="slow_down",
+                    status=429, headers={"Retry-After": str(wait)})
+
+
 class ClientRegistration(DynamicClientRegistrationView):
-    """RFC 7591 registration open to any client (MCP clients register themselves), with our redirect rule."""
+    """RFC 7591 registration open to any client (MCP clients register themselves), bounded: what a registration may
+    hold (registration_problem, with our redirect rule) and how many one address may make (RegistrationThrottle)."""
 
     def post(self, request, *args, **kwargs):
-        try:
-            metadata = json.loads(request.body or b"{}")
-        except ValueError:
-            metadata = None
-        if isinstance(metadata, dict) and isinstance(metadata.get("redirect_uris"), list):
-            for uri in metadata["redirect_uris"]:
-                if problem := redirect_uri_problem(uri):
-                    return JsonResponse({"error": "invalid_redirect_uri", "error_description": problem}, status=400)
+        if refusal := _registration_refusal(request.body) or _throttled(request):
+            return refusal
         return super().post(request, *args, **kwargs)
+
+
+class ClientConfiguration(DynamicClientRegistrationManagementView):
+    """RFC 7592's update of a registered client, under registration's rules."""
+
+    def put(self, request, *args, **kwargs):
+        if refusal := _registration_refusal(request.body):
+            return refusal
+        return super().put(request, *args, **kwargs)
 
 
 class ConsentView(AuthorizationView):

@@ -1,11 +1,17 @@
 import logging
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from oauth2_provider.models import (get_access_token_model, get_application_model, get_grant_model,
+                                    get_refresh_token_model)
+from oauth2_provider.settings import oauth2_settings
 
 from openmemory.errors import AccessDenied, ApplicationError, NotFound
 from openmemory.models import ApiToken, token_digest
@@ -95,3 +101,18 @@ def user_acted_for(*, caller: AbstractUser, token: ApiToken | None, user_id: str
         raise NotFound(f"No user '{user_id}'.")
     logger.info("token #%s ('%s') of '%s' acts for '%s'", token.pk, token.name, caller.get_username(), user_id)
     return user
+
+
+def oauth_clients_unused_delete() -> int:
+    """Registered clients (RFC 7591) that never got a token within OAUTH_UNUSED_CLIENT_HOURS: removed, so that
+    registrations nobody completes do not pile up. A client that ever got a code or a token stays. Returns how many."""
+    Application, AccessToken = get_application_model(), get_access_token_model()
+    cutoff = timezone.now() - timedelta(hours=settings.OAUTH_UNUSED_CLIENT_HOURS)
+    used_tokens = AccessToken.objects.filter(application=OuterRef("pk")).exclude(
+        scope=oauth2_settings.DCR_REGISTRATION_SCOPE)  # the registration's own management token is no use
+    unused = Application.objects.filter(
+        registration_source=Application.RegistrationSource.DCR, created__lt=cutoff).exclude(
+        Exists(used_tokens) | Exists(get_grant_model().objects.filter(application=OuterRef("pk")))
+        | Exists(get_refresh_token_model().objects.filter(application=OuterRef("pk"))))
+    _, by_model = unused.delete()
+    return by_model.get(Application._meta.label, 0)

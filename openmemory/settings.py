@@ -184,6 +184,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "openmemory.beat:Scheduler"  # a job not sent while Redis is away: a warning line
 CELERY_BEAT_SCHEDULE = {
     "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
+    "oauth-clients-cleanup": {"task": "openmemory.tasks.oauth_clients_cleanup", "schedule": 3600.0},
     # Memories written while the broker was down, or whose task died with its process: queued again.
     "categorize-leftovers": {"task": "memories.tasks.categorize_uncategorized",
                              "schedule": env.float("OPENMEMORY_LEFTOVERS_EVERY", default=30.0)},
@@ -270,6 +271,10 @@ OAUTH2_PROVIDER = {
     "REQUEST_APPROVAL_PROMPT": "auto",  # consent remembered per client while it holds a valid token
     "OAUTH2_PROTECTED_RESOURCE_NAME": "OpenMemory MCP",
 }
+# Client registrations one address may make (the token endpoint and sign-in have their own limits).
+OAUTH_REGISTRATION_RATE = env.str("OAUTH_REGISTRATION_RATE", default="20/hour")
+# A registered client that never got a token is removed after this long (beat; the web process on the default).
+OAUTH_UNUSED_CLIENT_HOURS = env.int("OAUTH_UNUSED_CLIENT_HOURS", default=24)
 # RFC 9700 warns of http redirect URIs; RFC 8252's loopback callbacks (what CLI clients use) need them, and
 # registration (openmemory.oauth.ClientRegistration) allows http for loopback addresses only.
 SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]

@@ -5,7 +5,7 @@ from oauth2_provider import urls as oauth_urls
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from openmemory import views
-from openmemory.oauth import ClientRegistration, ConsentView
+from openmemory.oauth import ClientConfiguration, ClientRegistration, ConsentView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +19,7 @@ urlpatterns = [
     # OAuth 2.1 for MCP clients: metadata at the root (RFC 8414, RFC 9728), the endpoints under /o/.
     path("", include((oauth_urls.metadata_urlpatterns, "oauth2_provider_metadata"))),
     path("o/register/", ClientRegistration.as_view(), name="dcr-register"),
+    path("o/register/<str:client_id>/", ClientConfiguration.as_view(), name="dcr-register-management"),
     path("o/authorize/", ConsentView.as_view(), name="authorize"),
     path("o/", include("oauth2_provider.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -63,7 +63,7 @@ def stop(process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20) -> 
 
 def app_env(database_url: str, extra: dict | None = None) -> dict:
     return {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "openmemory.settings",
-            "API_THROTTLE_RATE": "100000/min", **(extra or {})}
+            "API_THROTTLE_RATE": "100000/min", "OAUTH_REGISTRATION_RATE": "100000/hour", **(extra or {})}
 
 
 def start_server(kind: str, port: int, env: dict, workers: int = 1) -> subprocess.Popen:
