@@ -62,7 +62,8 @@ def main():
                 break
             except httpx2.HTTPError:
                 time.sleep(0.2)
-        for kind, cases in [("REST corpus", corpus.rest_cases()), ("archive corpus", corpus.archive_cases())]:
+        for kind, cases in [("REST corpus", corpus.rest_cases()), ("archive corpus", corpus.archive_cases()),
+                            ("OAuth corpus", corpus.oauth_cases())]:
             for case in cases:
                 counts[kind][send(http, case) // 100] += 1
         for document in fuzzed(test_fuzz.document, args.fuzz):

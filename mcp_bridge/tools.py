@@ -21,6 +21,7 @@ from memories.selectors import memories_readable_by_app
 from openmemory.api import epoch, parse_uuid
 from openmemory import metrics
 from openmemory.errors import ApplicationError, NotFound, database_unavailable
+from openmemory.throttling import throttled_sentence, user_call_wait
 
 LIST_LIMIT = 1000
 TITLE_LENGTH = 80
@@ -57,11 +58,19 @@ def _measured(tool):
     return measured
 
 
+def _counted(function, identity: Identity, **kwargs):
+    """A tool call counts against the user's rate as a REST request does (on streamable HTTP the transport counted
+    it already, and answers 429 over it); over it, a tool error with the REST sentence."""
+    if identity.transport != "http" and (wait := user_call_wait(identity.user)):
+        raise ApplicationError(throttled_sentence(wait))
+    return function(identity, **kwargs)
+
+
 async def _run(function, **kwargs) -> Any:
     """A service call in Django's sync world, its errors as tool errors with the sentence the API gives."""
     identity = bound_identity()
     try:
-        return await in_django(function, identity, **kwargs)
+        return await in_django(_counted, function, identity, **kwargs)
     except (OperationalError, InterfaceError) as exc:  # a database that does not answer: the sentence, not the SQL
         raise ToolError(database_unavailable(exc).message) from exc
     except ApplicationError as exc:

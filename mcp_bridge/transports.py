@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import math
 import time
 import uuid
 from urllib.parse import parse_qs, quote
@@ -28,12 +29,13 @@ from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, MCP_PROTOCOL_VERSION_HEAD
 from mcp_types import PROTOCOL_VERSION_META_KEY
 
 from mcp_bridge.auth import challenge, identity_for, token_in_query
-from mcp_bridge.identity import current
+from mcp_bridge.identity import current, in_django
 from mcp_bridge.relay import channel as relay_channel, refusal_channel, relay
 from mcp_bridge.security import check_host_and_origin
 from mcp_bridge.server import server
 from openmemory import metrics
 from openmemory.errors import ApplicationError, DatabaseUnavailable, database_unavailable
+from openmemory.throttling import throttled_sentence, user_call_wait
 
 logger = logging.getLogger("openmemory.mcp")
 
@@ -169,17 +171,21 @@ class _StreamableHttp:
             await asyncio.Event().wait()
 
     async def handle(self, identity, scope, receive, send):
-        if _PROTOCOL_HEADER not in dict(scope["headers"]):
-            # The SDK tells the 2026-07-28 revision from the earlier ones by the MCP-Protocol-Version header alone:
-            # a modern request without it would reach the handshake-era server, which knows no server/discover.
-            body = await _body(receive, _MAX_MESSAGE)
-            if body is None:
-                code, sentence = _SDK_REFUSALS["Request body too large"]
-                return await send_json(send, 413, {"detail": sentence, "code": code})
-            if (refusal := _modern_without_header(body, scope)) is not None:
-                return await send_json(send, *refusal)
-            receive = _replay(body, receive)
-        await self._serve(scope, receive, send)
+        body = await _body(receive, _MAX_MESSAGE)
+        if body is None:
+            code, sentence = _SDK_REFUSALS["Request body too large"]
+            return await send_json(send, 413, {"detail": sentence, "code": code})
+        message = _message(body)
+        # The SDK tells the 2026-07-28 revision from the earlier ones by the MCP-Protocol-Version header alone: a
+        # modern request without it would reach the handshake-era server, which knows no server/discover.
+        if _PROTOCOL_HEADER not in dict(scope["headers"]) and (refusal := _modern_without_header(message, scope)):
+            return await send_json(send, *refusal)
+        # A tool call counts against the user's rate, as a REST request does: over it, 429 with Retry-After.
+        if message.get("method") == "tools/call" and (wait := await in_django(user_call_wait, identity.user)):
+            error = {"jsonrpc": "2.0", "id": message.get("id"), "error": {"code": -32000, "message": throttled_sentence(
+                wait), "data": {"code": "throttled"}}}
+            return await send_json(send, 429, error, [(b"retry-after", str(math.ceil(wait)).encode())])
+        await self._serve(scope, _replay(body, receive), send)
 
     async def _serve(self, scope, receive, send):
         if self._task is None or self._task.done():
@@ -195,15 +201,20 @@ class _StreamableHttp:
 _PROTOCOL_HEADER = MCP_PROTOCOL_VERSION_HEADER.encode()
 
 
-def _modern_without_header(body: bytes, scope) -> tuple[int, dict] | None:
-    """A request of the 2026-07-28 revision (its params carry the protocol version, or it is server/discover) sent
-    without the MCP-Protocol-Version header that revision requires: the refusal the SDK's checks give it, with a
-    sentence that says what to send. None for anything else (the earlier revisions' messages)."""
+def _message(body: bytes) -> dict:
+    """The JSON-RPC request or notification in the body; {} for anything else (the SDK answers that)."""
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):
-        return None
-    if not isinstance(message, dict) or not isinstance(message.get("method"), str) or "id" not in message:
+        return {}
+    return message if isinstance(message, dict) and isinstance(message.get("method"), str) else {}
+
+
+def _modern_without_header(message: dict, scope) -> tuple[int, dict] | None:
+    """A request of the 2026-07-28 revision (its params carry the protocol version, or it is server/discover) sent
+    without the MCP-Protocol-Version header that revision requires: the refusal the SDK's checks give it, with a
+    sentence that says what to send. None for anything else (the earlier revisions' messages)."""
+    if not message or "id" not in message:
         return None
     params = message.get("params")
     meta = params.get("_meta") if isinstance(params, dict) else None

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from openmemory.errors import ApplicationError, database_unavailable
+from openmemory.throttling import throttled_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,9 @@ def api_exception_handler(exc, context):
         if getattr(exc, "retry_after", None):
             response["Retry-After"] = str(exc.retry_after)
         return response
+    if isinstance(exc, exceptions.Throttled):
+        wait, exc = exc.wait, exceptions.Throttled(detail=throttled_sentence(exc.wait or 1))
+        exc.wait = wait  # (given to the constructor, DRF would add its own sentence about it)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("No such object.")
     elif isinstance(exc, PermissionDenied):

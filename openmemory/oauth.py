@@ -78,6 +78,8 @@ def registration_problem(body: bytes) -> str | None:
             return f"{name} must be a string, a number, a boolean or a list of those."
         if any(isinstance(item, str) and len(item) > limit for item in items):
             return f"{name} is longer than {limit} characters."
+        if any(isinstance(item, str) and "\x00" in item for item in items):
+            return f"{name} contains a NUL character."
     for uri in uris:
         if problem := redirect_uri_problem(uri):
             return problem

@@ -6,6 +6,7 @@ process, an in-memory Channels layer. Production sets DATABASE_URL, REDIS_URL, S
 import os
 import secrets
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "stats",
     "mcp_bridge",
     "oauth2_provider",  # after ours: openmemory's templates (login, consent, connected clients) come first
+    "axes",  # failed sign-ins counted, per account and per address
 ]
 
 MIDDLEWARE = [
@@ -92,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in with the page that says when to try again
 ]
 
 ROOT_URLCONF = "openmemory.urls"
@@ -271,6 +274,18 @@ OAUTH2_PROVIDER = {
     "REQUEST_APPROVAL_PROMPT": "auto",  # consent remembered per client while it holds a valid token
     "OAUTH2_PROTECTED_RESOURCE_NAME": "OpenMemory MCP",
 }
+# Sign-in (/accounts/login/, /admin/login/) with django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one
+# account, or from one address, that account or address is refused for LOGIN_LOCKOUT_MINUTES (429, a page that
+# says when to try again), even with the right password. Behind a proxy, the address is the one uvicorn's
+# --proxy-headers take from X-Forwarded-For.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no row per successful sign-in
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
 # Client registrations one address may make (the token endpoint and sign-in have their own limits).
 OAUTH_REGISTRATION_RATE = env.str("OAUTH_REGISTRATION_RATE", default="20/hour")
 # A registered client that never got a token is removed after this long (beat; the web process on the default).

@@ -70,6 +70,46 @@ def rest_cases() -> list[Case]:
     ]
 
 
+_CLIENT = {"client_name": "x", "redirect_uris": ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none"}
+_FORM = "application/x-www-form-urlencoded"
+
+
+def oauth_cases() -> list[Case]:
+    """The OAuth routes (registration, its update, the token endpoint), which answer before any sign-in: their
+    words are in `error_description` (RFC 6749/7591), or `error` where the RFC gives only a code (`detail` for what
+    is refused before the view: a body over 4 MB)."""
+    register = "/o/register/"
+    return [
+        Case("registration nested 100,000 deep", "post", register, NESTED.encode(), says="larger than 16 KB"),
+        Case("registration nested 5,000 deep", "post", register, b"[" * 5000 + b"]" * 5000, says="not valid JSON"),
+        Case("registration object nested 2,000 deep", "post", register, b'{"a":' * 2000 + b"1" + b"}" * 2000,
+             says="not valid JSON"),
+        Case("registration with a 1 MB logo_uri", "post", register,
+             _json({**_CLIENT, "logo_uri": "https://x.example/" + "a" * 1_000_000}), says="larger than 16 KB"),
+        Case("registration with 11 redirect URIs", "post", register,
+             _json({**_CLIENT, "redirect_uris": [f"http://127.0.0.1/{i}" for i in range(11)]}), says="at most 10"),
+        Case("registration with an object for a name", "post", register,
+             _json({**_CLIENT, "client_name": {"a": [1]}}), says="must be a string"),
+        Case("registration of plain http off the machine", "post", register,
+             _json({**_CLIENT, "redirect_uris": ["http://evil.example/cb"]}), says="use https"),
+        Case("registration not JSON", "post", register, b"{not json", says="not valid JSON"),
+        Case("registration as a form", "post", register, b"client_name=x", _FORM, says="not valid JSON"),
+        Case("registration a JSON list", "post", register, b"[1, 2]", says="JSON object"),
+        Case("registration with NUL in the name", "post", register, _json({**_CLIENT, "client_name": "a\x00b"}),
+             says="NUL character"),
+        Case("update without its token", "put", f"{register}abc/", _json(_CLIENT), status=401,
+             says="Registration access token required"),
+        Case("token endpoint, no grant", "post", "/o/token/", b"", _FORM, says="unsupported_grant_type"),
+        Case("token endpoint, a code nobody issued", "post", "/o/token/",
+             b"grant_type=authorization_code&code=nope&client_id=nobody&redirect_uri=http://127.0.0.1/cb"
+             b"&code_verifier=" + b"v" * 50, _FORM, status=401, says="invalid_client"),
+        Case("token endpoint, JSON where a form is expected", "post", "/o/token/", NESTED.encode(),
+             says="unsupported_grant_type"),
+        Case("token endpoint, a 20 MB form", "post", "/o/token/", b"grant_type=" + b"a" * 20_000_000, _FORM,
+             status=413, says="larger than the 4 MB"),
+    ]
+
+
 def zip_of(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=method) as archive:

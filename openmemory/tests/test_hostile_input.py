@@ -6,7 +6,7 @@ import pytest
 
 from memories.models import Memory
 from memories.selectors import store_check
-from openmemory.tests.corpus import archive_cases, rest_cases
+from openmemory.tests.corpus import archive_cases, oauth_cases, rest_cases
 
 
 def send(client, case):
@@ -40,3 +40,15 @@ def test_hostile_archives_get_a_4xx_naming_the_entry_and_field_and_change_nothin
     assert case.says in response.json()["detail"]
     assert list(Memory.objects.values_list("content", flat=True)) == ["Keep me"]
     assert store_check().clean
+
+
+@pytest.mark.parametrize("case", oauth_cases(), ids=lambda case: case.name)
+def test_hostile_oauth_requests_get_a_4xx_with_a_sentence(client, db, case):
+    """No sign-in needed to reach these: what anyone on the network can send."""
+    from oauth2_provider.models import get_application_model
+
+    response = send(client, case)
+    assert response.status_code == case.status, response.content[:500]
+    answer = response.json()
+    assert case.says in " ".join(answer.get(key, "") for key in ("error_description", "error", "detail")), answer
+    assert not get_application_model().objects.exists()
