@@ -1,14 +1,21 @@
 """OAuth 2.1 for MCP clients (the MCP authorization spec), on django-oauth-toolkit: what is ours is the policy
 on what a client may register, and how an MCP request's bearer token becomes a user."""
 import hashlib
-import json
 import ipaddress
+import json
+import ssl
 from urllib.parse import urlsplit
 
+import urllib3
+
 from django.conf import settings
+from django.core.cache import cache
 from django.http import JsonResponse
 from django.urls import reverse
-from oauth2_provider.cimd import is_cimd_client_id
+from oauth2_provider.cimd import CIMDError, SafeMetadataFetcher, is_cimd_client_id
+from oauth2_provider.cimd import _build_application_kwargs as cimd_application_kwargs
+from oauth2_provider.cimd import _validate_client_id_url as cimd_validate_url
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.views import (AuthorizationView, DynamicClientRegistrationManagementView,
                                    DynamicClientRegistrationView)
@@ -143,6 +150,61 @@ class ClientConfiguration(DynamicClientRegistrationManagementView):
         return super().put(request, *args, **kwargs)
 
 
+class MetadataFetcher(SafeMetadataFetcher):
+    """Client ID Metadata Documents (CIMD) fetched with django-oauth-toolkit's SSRF-hardened fetcher (https only,
+    public addresses only, no redirects, size and time limits, caching by HTTP headers, failure back-off), and
+    checked at once for what the toolkit checks after it (client_id equal to the URL, a public client with redirect
+    URIs), so that why a document was refused is known: the sign-in page tells the person.
+
+    Hosts in OAUTH_CIMD_PRIVATE_HOSTS may resolve to private addresses (clients on an intranet; the tests' own https
+    server); every other host must be public."""
+
+    def fetch(self, client_id):
+        try:
+            if urlsplit(client_id).hostname in settings.OAUTH_CIMD_PRIVATE_HOSTS:
+                metadata, max_age = self._fetch_private(client_id)
+            else:
+                metadata, max_age = super().fetch(client_id)
+            if metadata.get("client_id") != client_id:
+                raise CIMDError(f"its client_id is {str(metadata.get('client_id'))[:200]!r}, not the URL it was "
+                                "fetched from")
+            cimd_application_kwargs(metadata)
+            if problem := next(filter(None, map(redirect_uri_problem, metadata["redirect_uris"])), None):
+                raise CIMDError(problem)
+        except CIMDError as exc:
+            cache.set(_refusal_key(client_id), str(exc), oauth2_settings.CIMD_FAILURE_BACKOFF_SECONDS)
+            raise
+        return metadata, max_age
+
+    def _fetch_private(self, client_id):
+        """The toolkit's fetch but for the public-address rule (its other checks: its own code, reused)."""
+        parsed = cimd_validate_url(client_id)
+        timeout = oauth2_settings.CIMD_FETCH_TIMEOUT_SECONDS
+        pool = urllib3.HTTPSConnectionPool(parsed.hostname, port=parsed.port or 443, retries=False, maxsize=1,
+                                           timeout=urllib3.Timeout(connect=timeout, read=timeout, total=timeout),
+                                           ssl_context=ssl.create_default_context())
+        try:
+            response = pool.urlopen("GET", parsed.path + (f"?{parsed.query}" if parsed.query else ""),
+                                    headers={"Accept": "application/json"}, redirect=False, preload_content=False)
+            try:
+                return self._read_document(response)
+            finally:
+                response.release_conn()
+        except urllib3.exceptions.HTTPError as exc:
+            raise CIMDError(f"could not fetch client_id document: {exc}") from exc
+        finally:
+            pool.close()
+
+
+def _refusal_key(client_id: str) -> str:
+    return "openmemory:cimd-refused:" + hashlib.sha256(client_id.encode()).hexdigest()
+
+
+def cimd_refusal(client_id: str) -> str | None:
+    """Why the document at this client_id URL was refused lately (for the back-off's length); None if it wasn't."""
+    return cache.get(_refusal_key(client_id)) if is_cimd_client_id(client_id) else None
+
+
 class ConsentView(AuthorizationView):
     """The consent page says what a person approves: the client's name and whether that name is checked (its
     client_id an https URL whose document we fetched: CIMD) or only what it declared when it registered, the host
@@ -163,6 +225,16 @@ class ConsentView(AuthorizationView):
             other_user=mcp_user is not None and mcp_user != signed_in,
             switch_to=f"{reverse('login')}?next={self.request.get_full_path()}")
         return context
+
+
+    def render_to_response(self, context, **kwargs):
+        # A refused request: where the client is identified by a document we could not use, say why.
+        client_id = self.request.GET.get("client_id") or ""
+        if (error := context.get("error")) is not None and (why := cimd_refusal(client_id)):
+            context = {**context, "error": {"error": getattr(error, "error", "invalid_request"), "description": (
+                f"This client identifies itself by {client_id}, and the description found there cannot be used: "
+                f"{why}.")}}
+        return super().render_to_response(context, **kwargs)
 
 
 def _mcp_user(url: str) -> str | None:

@@ -104,14 +104,15 @@ def user_acted_for(*, caller: AbstractUser, token: ApiToken | None, user_id: str
 
 
 def oauth_clients_unused_delete() -> int:
-    """Registered clients (RFC 7591) that never got a token within OAUTH_UNUSED_CLIENT_HOURS: removed, so that
-    registrations nobody completes do not pile up. A client that ever got a code or a token stays. Returns how many."""
+    """Registered clients (RFC 7591, or from a client metadata document) that never got a token within
+    OAUTH_UNUSED_CLIENT_HOURS: removed, so that registrations nobody completes do not pile up. A client that ever got a code or a token stays. Returns how many."""
     Application, AccessToken = get_application_model(), get_access_token_model()
     cutoff = timezone.now() - timedelta(hours=settings.OAUTH_UNUSED_CLIENT_HOURS)
     used_tokens = AccessToken.objects.filter(application=OuterRef("pk")).exclude(
         scope=oauth2_settings.DCR_REGISTRATION_SCOPE)  # the registration's own management token is no use
-    unused = Application.objects.filter(
-        registration_source=Application.RegistrationSource.DCR, created__lt=cutoff).exclude(
+    unused = Application.objects.filter(  # a CIMD client's row comes back from its document when it is next used
+        registration_source__in=[Application.RegistrationSource.DCR, Application.RegistrationSource.CIMD],
+        created__lt=cutoff).exclude(
         Exists(used_tokens) | Exists(get_grant_model().objects.filter(application=OuterRef("pk")))
         | Exists(get_refresh_token_model().objects.filter(application=OuterRef("pk"))))
     _, by_model = unused.delete()

@@ -273,7 +273,14 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_EXPIRE_SECONDS": 60 * 60 * 24 * 90,
     "REQUEST_APPROVAL_PROMPT": "auto",  # consent remembered per client while it holds a valid token
     "OAUTH2_PROTECTED_RESOURCE_NAME": "OpenMemory MCP",
+    # Client ID Metadata Documents (MCP 2026-07-28's preferred registration): a client whose client_id is an https
+    # URL is described by the document there (openmemory.oauth.MetadataFetcher). Dynamic registration stays.
+    "CIMD_ENABLED": True,
+    "CIMD_METADATA_FETCHER": "openmemory.oauth.MetadataFetcher",
+    "CIMD_FETCH_TIMEOUT_SECONDS": env.float("OAUTH_CIMD_FETCH_TIMEOUT", default=5.0),
 }
+# Hosts whose client metadata documents may be served from private addresses (an intranet); all others: public only.
+OAUTH_CIMD_PRIVATE_HOSTS = env.list("OAUTH_CIMD_PRIVATE_HOSTS", default=[])
 # Sign-in (/accounts/login/, /admin/login/) with django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one
 # account, or from one address, that account or address is refused for LOGIN_LOCKOUT_MINUTES (429, a page that
 # says when to try again), even with the right password. Behind a proxy, the address is the one uvicorn's

@@ -76,5 +76,11 @@ def test_registrations_nobody_completed_are_cleaned_up(client, alice, settings):
     get_access_token_model().objects.create(user=alice, application=Application.objects.get(client_id=used),
                                             token="t-used", scope="memories",
                                             expires=timezone.now() - timedelta(days=1))  # used once, long ago
-    assert oauth_clients_cleanup() == 1
-    assert set(Application.objects.values_list("client_id", flat=True)) == {used, fresh}
+    manual = Application.objects.create(name="by hand", client_type="public", authorization_grant_type="authorization-code",
+                                        redirect_uris="https://x.example/cb", registration_source="manual")
+    cimd = Application.objects.create(client_id="https://client.example/meta.json", client_type="public",
+                                      authorization_grant_type="authorization-code", redirect_uris="https://x.example/cb",
+                                      registration_source="cimd")
+    Application.objects.filter(pk__in=[manual.pk, cimd.pk]).update(created=timezone.now() - timedelta(hours=25))
+    assert oauth_clients_cleanup() == 2
+    assert set(Application.objects.values_list("client_id", flat=True)) == {used, fresh, manual.client_id}
