@@ -25,6 +25,7 @@ def start_in_process_beat() -> None:
 
 
 def _run() -> None:
+    app.loader.import_default_modules()  # every app's tasks module (a worker does this when it starts)
     schedule = {entry["task"]: float(entry["schedule"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     due = {task: time.monotonic() + every for task, every in schedule.items()}
     while True:

@@ -187,7 +187,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "openmemory.beat:Scheduler"  # a job not sent while Redis is away: a warning line
 CELERY_BEAT_SCHEDULE = {
     "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
-    "oauth-clients-cleanup": {"task": "openmemory.tasks.oauth_clients_cleanup", "schedule": 3600.0},
+    "oauth-clients-cleanup": {"task": "openmemory.tasks.oauth_clients_cleanup",
+                              "schedule": env.float("OAUTH_CLEANUP_EVERY", default=3600.0)},
     # Memories written while the broker was down, or whose task died with its process: queued again.
     "categorize-leftovers": {"task": "memories.tasks.categorize_uncategorized",
                              "schedule": env.float("OPENMEMORY_LEFTOVERS_EVERY", default=30.0)},

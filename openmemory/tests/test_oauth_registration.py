@@ -84,3 +84,22 @@ def test_registrations_nobody_completed_are_cleaned_up(client, alice, settings):
     Application.objects.filter(pk__in=[manual.pk, cimd.pk]).update(created=timezone.now() - timedelta(hours=25))
     assert oauth_clients_cleanup() == 2
     assert set(Application.objects.values_list("client_id", flat=True)) == {used, fresh, manual.client_id}
+
+
+@pytest.mark.live_server_process
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_defaults_web_process_cleans_up_on_its_own():
+    """No broker, no Celery beat: the web process runs the job (it did not know the task at first)."""
+    import httpx2
+
+    from mcp_bridge.tests.conftest import running_server
+    from openmemory.tests.servers import eventually
+
+    env = {"REDIS_URL": "", "OPENMEMORY_IN_PROCESS_BEAT": "true", "OAUTH_CLEANUP_EVERY": "1",
+           "OAUTH_UNUSED_CLIENT_HOURS": "0"}
+    processes = []
+    with running_server("uvicorn", env, processes=processes) as url:
+        assert httpx2.post(f"{url}/o/register/", json=GOOD).status_code == 201
+        assert eventually(lambda: not get_application_model().objects.exists(), within=30)
+        log = processes[0].log_path.read_text()
+    assert "periodic job" in log and "failed" not in log
