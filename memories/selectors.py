@@ -289,3 +289,91 @@ def counts_drift() -> list[tuple[int, str]]:
     actual = {(owner, state): n for owner, state, n in rows.order_by()}
     kept = {(owner, state): n for owner, state, n in MemoryCount.objects.values_list("owner_id", "state", "count")}
     return sorted(key for key in actual.keys() | kept.keys() if actual.get(key, 0) != kept.get(key, 0))
+
+
+# mem0's platform filters (its SDK's `filters`): fields, operators, and AND / OR / NOT around them.
+MEM0_OPERATORS = {"eq": "exact", "ne": None, "in": "in", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte",
+                  "contains": "contains", "icontains": "icontains"}
+_MEM0_FIELDS = {"user_id": "owner__username", "app_id": "app__name", "agent_id": "metadata__agent_id",
+                "run_id": "metadata__run_id", "created_at": "created_at", "updated_at": "updated_at",
+                "categories": "categories__name", "memory": "content", "keywords": "content"}
+
+
+class Mem0Filters:
+    """A mem0 filter document as a Q over our memories, and the user ids it names (each must be one the caller may
+    act for: the view checks). Anything it cannot read is a ValueError with a sentence."""
+
+    MAX_DEPTH = 8
+
+    def __init__(self, filters):
+        self.user_ids: set[str] = set()
+        self.q = self._node(filters or {}, 0)
+
+    def _node(self, node, depth: int) -> Q:
+        if depth > self.MAX_DEPTH:
+            raise ValueError(f"filters nest deeper than {self.MAX_DEPTH} levels.")
+        if isinstance(node, list):
+            return self._all(node, depth)
+        if not isinstance(node, dict):
+            raise ValueError("filters must be an object, or a list of them.")
+        q = Q()
+        for key, value in node.items():
+            if key in ("AND", "OR"):
+                parts = [self._node(item, depth + 1) for item in self._list(key, value)]
+                combined = Q()
+                for part in parts:
+                    combined = combined & part if key == "AND" else (combined | part if combined else part)
+                q &= combined
+            elif key == "NOT":
+                q &= ~self._node(value, depth + 1)
+            elif key == "metadata":
+                if not isinstance(value, dict):
+                    raise ValueError("filters.metadata must be an object of keys and values.")
+                for name, condition in value.items():
+                    q &= self._condition(f"metadata__{name}", name, condition)
+            elif key in _MEM0_FIELDS:
+                if key == "user_id":
+                    self._note_users(value)
+                q &= self._condition(_MEM0_FIELDS[key], key, value)
+            else:
+                raise ValueError(f"filters: unknown field {key!r}; known: {', '.join(sorted(_MEM0_FIELDS))}, metadata, "
+                                 "AND, OR, NOT.")
+        return q
+
+    def _all(self, items, depth):
+        q = Q()
+        for item in items:
+            q &= self._node(item, depth + 1)
+        return q
+
+    @staticmethod
+    def _list(key, value) -> list:
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"filters.{key} must be a non-empty list of filters.")
+        return value
+
+    def _note_users(self, value):
+        values = value.get("in", value.get("eq")) if isinstance(value, dict) else value
+        for user_id in values if isinstance(values, list) else [values]:
+            if isinstance(user_id, str) and user_id != "*":
+                self.user_ids.add(user_id)
+
+    @staticmethod
+    def _condition(path: str, name: str, condition) -> Q:
+        if condition == "*":
+            return Q(**{f"{path}__isnull": False})
+        if not isinstance(condition, dict):
+            condition = {"eq": condition}
+        q = Q()
+        for operator, value in condition.items():
+            if operator not in MEM0_OPERATORS:
+                raise ValueError(f"filters.{name}: unknown operator {operator!r}; known: {', '.join(MEM0_OPERATORS)}.")
+            if operator == "in" and not isinstance(value, list):
+                raise ValueError(f"filters.{name}: 'in' takes a list.")
+            if isinstance(value, (dict, list)) and operator != "in":
+                raise ValueError(f"filters.{name}: {operator!r} takes a string, a number or a boolean.")
+            if operator == "ne":
+                q &= ~Q(**{path: value})
+            else:
+                q &= Q(**{f"{path}__{MEM0_OPERATORS[operator]}": value})
+        return q

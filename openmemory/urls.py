@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/me", views.Me.as_view(), name="me"),
     path("api/v1/", include("openmemory.api_urls")),
+    path("mem0/", include("memories.mem0_urls")),  # mem0's platform API, for its SDK and what is built on it
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
     # OAuth 2.1 for MCP clients: metadata at the root (RFC 8414, RFC 9728), the endpoints under /o/.

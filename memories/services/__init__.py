@@ -14,7 +14,7 @@ from memories.services.categorization import (BadLLMOutput, categorize_offline, 
                                               memories_categorize_leftovers, memories_recategorize, memory_categorize,
                                               parse_categories, taxonomy)
 from memories.services.config import (ConfigCheck, config_check, config_problems, config_reset, config_save,
-                                      literal_secrets)
+                                      engine_has_llm, literal_secrets)
 from memories.services.memories import (CreateResult, memories_archive_by_policies, memories_delete_with_app,
                                         memories_of_user, memories_pause, memories_set_state, memory_create,
                                         memory_embed_ahead, memory_set_categories, memory_set_metadata,
@@ -24,7 +24,7 @@ from memories.services.upkeep import memories_reembed, memories_repair
 
 __all__ = [
     "BadLLMOutput", "ConfigCheck", "CreateResult", "categorize_offline", "config_check", "config_problems",
-    "config_reset", "config_save", "content_digest", "literal_secrets", "memories_archive_by_policies",
+    "config_reset", "config_save", "content_digest", "engine_has_llm", "literal_secrets", "memories_archive_by_policies",
     "memories_categorize_leftovers", "memories_delete_with_app", "memories_export", "memories_import",
     "memories_of_user", "memories_pause", "memories_recategorize", "memories_reembed", "memories_repair",
     "memories_set_state", "memory_access_log_write", "memory_categorize", "memory_create", "memory_embed_ahead",

@@ -143,3 +143,8 @@ def _taxonomy_problems(categories) -> list[str]:
             isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip() for c in categories):
         return ["'openmemory.categories' must be a list of {\"name\", \"description\"} objects."]
     return []
+
+
+def engine_has_llm() -> bool:
+    """Whether the engine's configuration names an LLM (mem0's extraction), as opposed to storing text as given."""
+    return get_engine().has_llm
