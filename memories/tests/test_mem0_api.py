@@ -84,3 +84,28 @@ def test_the_async_client_and_a_bad_filter(uvicorn_server, alice):
 
     added, found, left = asyncio.run(run())
     assert found["results"][0]["id"] == added["results"][0]["id"] and left["count"] == 0
+
+
+def test_mem0s_npm_client_does_the_same(uvicorn_server, alice):
+    """mem0ai from npm (pinned in mcp_bridge/tests/clients), as the Vercel AI SDK provider and Node agents use it."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from openmemory.tests.servers import require
+
+    clients = Path(__file__).resolve().parents[2] / "mcp_bridge" / "tests" / "clients"
+    require(shutil.which("node") is not None and (clients / "node_modules" / "mem0ai").exists(),
+            "Node.js with the pinned mem0ai client")
+    spec = json.dumps({"host": f"{uvicorn_server}/mem0", "apiKey": alice.token, "userId": "alice"})
+    done = subprocess.run(["node", str(clients / "mem0_client.mjs"), spec], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "MEM0_TELEMETRY": "false"})
+    answer = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {"error": done.stderr}
+    assert "error" not in answer, answer
+    memory_id = answer["added"]["results"][0]["id"]
+    # (the npm client hands its caller camelCase keys)
+    assert answer["found"]["results"][0]["id"] == memory_id and answer["got"]["agentId"] == "barista"
+    assert [h["newMemory"] for h in answer["history"]] == ["My favourite tea is genmaicha", "My favourite tea is hojicha"]
+    assert answer["all"]["count"] == 1 and answer["left"]["count"] == 0
