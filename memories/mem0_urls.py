@@ -1,4 +1,5 @@
-"""mem0's platform API (memories.mem0_views), mounted at /mem0/: `MemoryClient(host="http://<server>/mem0")`."""
+"""mem0's platform API (memories.mem0_views), mounted at /mem0/: `MemoryClient(host="http://<server>/mem0")`; and
+mem0's self-hosted server's shape, mounted at /mem0-server/ (server_urlpatterns)."""
 from django.urls import path, re_path
 
 from memories import mem0_views as views
@@ -19,4 +20,11 @@ urlpatterns = [
     path("v1/feedback/", views.Feedback.as_view(), name="mem0-feedback"),
     re_path(r"^(?:v1/summary|v2/profiles|v2/entities/user/[^/]+/profile|api/v1)/", views.not_served,
             name="mem0-not-served"),
+]
+
+server_urlpatterns = [
+    path("memories", views.ServerMemories.as_view(), name="mem0-server-memories"),
+    path("memories/<str:memory_id>", views.ServerMemory.as_view(), name="mem0-server-memory"),
+    path("memories/<str:memory_id>/history", views.ServerHistory.as_view(), name="mem0-server-history"),
+    path("search", views.ServerSearch.as_view(), name="mem0-server-search"),
 ]

@@ -10,11 +10,13 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from memories import selectors, services
 from memories.models import Memory
 from openmemory.api import acting_user, parse_uuid
+from openmemory.authentication import ApiKeyHeaderAuthentication
 from openmemory.errors import ApplicationError, NotFound
 
 TAG = ["mem0 API"]
@@ -318,3 +320,85 @@ def not_served(request, *args, **kwargs):
     return JsonResponse({"detail": "This mem0 platform feature (profiles, webhooks, projects, summaries) is not served "
                                    "by OpenMemory; memories, search, history, batches and exports are.",
                          "code": "not_implemented"}, status=501)
+
+
+# mem0's self-hosted server (its repository's server/): the shape the adapters written for it call, under
+# /mem0-server/, with its key in X-API-Key. Entities in the body or query (user_id, agent_id, run_id), not filters.
+class ServerView(Mem0View):
+    authentication_classes = [ApiKeyHeaderAuthentication, *api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+
+    def entities(self, source) -> dict:
+        named = {key: source.get(key) for key in ("user_id", "agent_id", "run_id") if source.get(key)}
+        if not named:
+            _problem("At least one identifier (user_id, agent_id, run_id) is required.")
+        return named
+
+
+def _oss_json(memory: Memory, **extra) -> dict:
+    body = mem0_json(memory, **extra)
+    return {key: body[key] for key in ("id", "memory", "user_id", "agent_id", "run_id", "metadata", "categories",
+                                       "created_at", "updated_at", *extra)}
+
+
+class ServerMemories(ServerView):
+    @extend_schema(tags=TAG, summary="mem0 server: add")
+    def post(self, request):
+        data = self.body()
+        self.entities(data)
+        return Add.post(self, request)
+
+    @extend_schema(tags=TAG, summary="mem0 server: get all of an entity")
+    def get(self, request):
+        _, memories = self.filtered(self.entities(request.query_params))
+        rows = memories.select_related("owner", "app").with_categories().order_by("-created_at", "id")[:1000]
+        return Response({"results": [_oss_json(m) for m in rows]})
+
+    @extend_schema(tags=TAG, summary="mem0 server: delete all of an entity")
+    def delete(self, request):
+        _, memories = self.filtered(self.entities(request.query_params))
+        services.memories_set_state(memories=memories, state=Memory.State.DELETED, actor=request.user)
+        return Response({"message": "All relevant memories deleted"})
+
+
+class ServerMemory(ServerView):
+    @extend_schema(tags=TAG, summary="mem0 server: get")
+    def get(self, request, memory_id):
+        return Response(_oss_json(self.own(memory_id)))
+
+    @extend_schema(tags=TAG, summary="mem0 server: update (the body is the new text, or {text|data: ...})")
+    def put(self, request, memory_id):
+        data = request.data
+        text = data if isinstance(data, str) else (data.get("text") or data.get("data") or data.get("memory")
+                                                   if isinstance(data, dict) else None)
+        if not isinstance(text, str):
+            _problem("Send the new text: {\"text\": \"...\"}.")
+        with transaction.atomic():
+            services.memory_update(memory=self.own(memory_id), text=text, actor=request.user)
+        return Response({"message": "Memory updated successfully!"})
+
+    @extend_schema(tags=TAG, summary="mem0 server: delete")
+    def delete(self, request, memory_id):
+        services.memory_set_state(memory=self.own(memory_id), state=Memory.State.DELETED, actor=request.user)
+        return Response({"message": "Memory deleted successfully"})
+
+
+class ServerHistory(ServerView):
+    @extend_schema(tags=TAG, summary="mem0 server: history")
+    def get(self, request, memory_id):
+        return History.get(self, request, memory_id)
+
+
+class ServerSearch(ServerView):
+    @extend_schema(tags=TAG, summary="mem0 server: search")
+    def post(self, request):
+        data = self.body()
+        named = {key: data[key] for key in ("user_id", "agent_id", "run_id") if data.get(key)}
+        filters = data.get("filters") or {}
+        if not isinstance(filters, dict):
+            _problem("filters must be an object.")
+        request.data.update({"filters": {"AND": [named, filters]} if named and filters else (named or filters),
+                             "top_k": data.get("top_k", data.get("limit", 10))})
+        answer = Search.post(self, request)
+        answer.data["results"] = [{key: value for key, value in hit.items() if key not in ("app_id", "state")}
+                                  for hit in answer.data["results"]]
+        return answer

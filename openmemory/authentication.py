@@ -36,6 +36,22 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return 'Token realm="api"'
 
 
+class ApiKeyHeaderAuthentication(authentication.BaseAuthentication):
+    """`X-API-Key: <key>`, as mem0's self-hosted server takes its key (for the clients written for it)."""
+
+    def authenticate(self, request):
+        key = request.META.get("HTTP_X_API_KEY")
+        if not key:
+            return None
+        token = token_lookup(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return 'Token realm="api"'
+
+
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     target_class = ApiTokenAuthentication
     name = "tokenAuth"

@@ -4,6 +4,7 @@ from django.urls import include, path
 from oauth2_provider import urls as oauth_urls
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from memories import mem0_urls
 from openmemory import views
 from openmemory.oauth import ClientConfiguration, ClientRegistration, ConsentView
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/me", views.Me.as_view(), name="me"),
     path("api/v1/", include("openmemory.api_urls")),
     path("mem0/", include("memories.mem0_urls")),  # mem0's platform API, for its SDK and what is built on it
+    path("mem0-server/", include((mem0_urls.server_urlpatterns, "mem0-server"))),  # mem0's self-hosted server's
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger"),
     # OAuth 2.1 for MCP clients: metadata at the root (RFC 8414, RFC 9728), the endpoints under /o/.

@@ -109,3 +109,32 @@ def test_mem0s_npm_client_does_the_same(uvicorn_server, alice):
     assert answer["found"]["results"][0]["id"] == memory_id and answer["got"]["agentId"] == "barista"
     assert [h["newMemory"] for h in answer["history"]] == ["My favourite tea is genmaicha", "My favourite tea is hojicha"]
     assert answer["all"]["count"] == 1 and answer["left"]["count"] == 0
+
+
+def test_mem0s_self_hosted_server_shape_for_the_adapters_written_for_it(uvicorn_server, alice, bob):
+    """The requests an adapter for mem0's server/ makes (X-API-Key; entities in the body or the query string)."""
+    import httpx2
+
+    http = httpx2.Client(base_url=f"{uvicorn_server}/mem0-server", headers={"X-API-Key": alice.token}, timeout=30)
+    added = http.post("/memories", json={"messages": [{"role": "user", "content": "I keep bees on the roof"}],
+                                         "user_id": "alice", "agent_id": "garden"})
+    assert added.status_code == 200, added.text
+    memory_id = added.json()["results"][0]["id"]
+    assert http.post("/memories", json={"messages": [{"role": "user", "content": "x"}]}).status_code == 400
+    listed = http.get("/memories", params={"user_id": "alice"}).json()["results"]
+    assert [m["id"] for m in listed] == [memory_id] and listed[0]["agent_id"] == "garden"
+    found = http.post("/search", json={"query": "insects I look after", "user_id": "alice"}).json()["results"]
+    assert found[0]["id"] == memory_id and found[0]["score"] > 0
+    assert http.get(f"/memories/{memory_id}").json()["memory"] == "I keep bees on the roof"
+    assert http.put(f"/memories/{memory_id}", json={"text": "I keep two hives of bees"}).status_code == 200
+    history = http.get(f"/memories/{memory_id}/history").json()
+    assert [h["event"] for h in history] == ["ADD", "UPDATE"]
+    assert httpx2.get(f"{uvicorn_server}/mem0-server/memories/{memory_id}",
+                      headers={"X-API-Key": bob.token}).status_code == 404
+    assert httpx2.get(f"{uvicorn_server}/mem0-server/memories", params={"user_id": "alice"},
+                      headers={"X-API-Key": bob.token}).status_code == 403
+    assert httpx2.get(f"{uvicorn_server}/mem0-server/memories", params={"user_id": "alice"},
+                      headers={"X-API-Key": "om_wrong"}).status_code == 401
+    assert http.delete(f"/memories/{memory_id}").status_code == 200
+    assert http.delete("/memories", params={"agent_id": "garden"}).json()["message"] == "All relevant memories deleted"
+    assert http.get("/memories", params={"user_id": "alice"}).json()["results"] == []
