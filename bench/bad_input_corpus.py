@@ -63,7 +63,7 @@ def main():
             except httpx2.HTTPError:
                 time.sleep(0.2)
         for kind, cases in [("REST corpus", corpus.rest_cases()), ("archive corpus", corpus.archive_cases()),
-                            ("OAuth corpus", corpus.oauth_cases())]:
+                            ("OAuth corpus", corpus.oauth_cases()), ("mem0 corpus", corpus.mem0_cases())]:
             for case in cases:
                 counts[kind][send(http, case) // 100] += 1
         for document in fuzzed(test_fuzz.document, args.fuzz):

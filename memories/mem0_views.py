@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -19,7 +18,6 @@ from openmemory.api import acting_user, parse_uuid
 from openmemory.authentication import ApiKeyHeaderAuthentication
 from openmemory.errors import ApplicationError, NotFound
 
-TAG = ["mem0 API"]
 APP = "mem0"  # the app a memory added without an app_id belongs to
 ENTITIES = ("user_id", "agent_id", "run_id", "app_id")
 BATCH = 1000
@@ -44,7 +42,10 @@ def _problem(sentence: str):
 
 
 class Mem0View(APIView):
-    """Every mem0 route: the token's user acts, or the user a `user_id` names where the token may act for them."""
+    """Every mem0 route: the token's user acts, or the user a `user_id` names where the token may act for them.
+    Not in our OpenAPI schema: mem0's API reference documents these shapes (the hostile-input corpus covers them)."""
+
+    schema = None
 
     def body(self) -> dict:
         if not isinstance(self.request.data, dict):
@@ -78,7 +79,6 @@ class Mem0View(APIView):
 
 
 class Ping(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's key check: who the token is")
     def get(self, request):
         # The SDK refuses to start without an organization and a project: this server is one of each.
         return Response({"status": "ok", "user_email": request.user.email or request.user.get_username(),
@@ -99,7 +99,6 @@ def _messages(messages) -> list[dict]:
 
 
 class Add(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's add: messages become memories")
     def post(self, request):
         data = self.body()
         messages = _messages(data.get("messages"))
@@ -136,7 +135,6 @@ def _page(request) -> tuple[int, int]:
 
 
 class GetAll(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's get_all: memories by filters, paged")
     def post(self, request):
         data = self.body()
         _, memories = self.filtered(data.get("filters"))
@@ -154,12 +152,13 @@ class GetAll(Mem0View):
 
 
 class Search(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's search: the one search, by meaning and words, within the filters")
     def post(self, request):
         data = self.body()
         query = data.get("query")
         if not isinstance(query, str) or not query.strip():
             _problem("query must be a non-empty string.")
+        if "\x00" in query:
+            _problem("query contains a NUL character.")
         top_k, threshold = data.get("top_k", 10), data.get("threshold")
         if not isinstance(top_k, int) or not 1 <= top_k <= 100:
             _problem("top_k is a whole number between 1 and 100.")
@@ -182,11 +181,9 @@ def _with_owner(memory: Memory, owners: dict) -> Memory:
 
 
 class Detail(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's get")
     def get(self, request, memory_id):
         return Response(mem0_json(self.own(memory_id)))
 
-    @extend_schema(tags=TAG, summary="mem0's update: new text and/or metadata")
     def put(self, request, memory_id):
         data = self.body()
         text, metadata = data.get("text"), data.get("metadata")
@@ -203,7 +200,6 @@ class Detail(Mem0View):
                 memory = services.memory_set_metadata(memory=memory, metadata={**metadata, **kept})
             return Response(mem0_json(self.own(memory.id)))
 
-    @extend_schema(tags=TAG, summary="mem0's delete")
     def delete(self, request, memory_id):
         memory = self.own(memory_id)
         services.memory_set_state(memory=memory, state=Memory.State.DELETED, actor=request.user)
@@ -211,7 +207,6 @@ class Detail(Mem0View):
 
 
 class History(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's history: the memory's content changes, oldest first")
     def get(self, request, memory_id):
         memory = self.own(memory_id)
         return Response([{"id": str(i), "memory_id": str(memory.id), "old_memory": entry["old_content"],
@@ -221,7 +216,6 @@ class History(Mem0View):
 
 
 class DeleteAll(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's delete_all: every memory of the entities named")
     def delete(self, request):
         named = {key: request.query_params[key] for key in ENTITIES if request.query_params.get(key)}
         if not named:
@@ -232,7 +226,6 @@ class DeleteAll(Mem0View):
 
 
 class Entities(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's users: the entities the caller's memories belong to")
     def get(self, request):
         user = request.user
         return Response({"count": 1, "results": [{"id": str(user.pk), "name": user.get_username(), "type": "user",
@@ -241,7 +234,6 @@ class Entities(Mem0View):
 
 
 class EntityDelete(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's delete_users: the memories of one entity")
     def delete(self, request, kind, name):
         field = {"user": "user_id", "agent": "agent_id", "run": "run_id", "app": "app_id"}.get(kind)
         if field is None:
@@ -265,7 +257,6 @@ def _batch(data, need_text: bool) -> list[dict]:
 
 
 class Batch(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's batch_update: up to 1,000 texts")
     def put(self, request):
         items = _batch(request.data, need_text=True)
         with transaction.atomic():
@@ -274,7 +265,6 @@ class Batch(Mem0View):
                 services.memory_update(memory=memory, text=item["text"], actor=request.user)
         return Response({"message": f"Successfully updated {len(items)} memories."})
 
-    @extend_schema(tags=TAG, summary="mem0's batch_delete: up to 1,000 memories")
     def delete(self, request):
         items = _batch(request.data, need_text=False)
         memories = Memory.objects.filter(owner=request.user, id__in=[self.own(i["memory_id"]).id for i in items])
@@ -283,7 +273,6 @@ class Batch(Mem0View):
 
 
 class Exports(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's create_memory_export: made at once")
     def post(self, request):
         data = self.body()
         self.filtered(data.get("filters"))  # a filter it cannot read is refused now, not at the download
@@ -292,7 +281,6 @@ class Exports(Mem0View):
 
 
 class ExportGet(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's get_memory_export: the memories the filters keep, as JSON")
     def post(self, request):
         data = self.body()
         _, memories = self.filtered(data.get("filters"))
@@ -301,7 +289,6 @@ class ExportGet(Mem0View):
 
 
 class Feedback(Mem0View):
-    @extend_schema(tags=TAG, summary="mem0's feedback on a memory: kept in its metadata")
     def post(self, request):
         data = self.body()
         feedback = data.get("feedback")
@@ -341,19 +328,16 @@ def _oss_json(memory: Memory, **extra) -> dict:
 
 
 class ServerMemories(ServerView):
-    @extend_schema(tags=TAG, summary="mem0 server: add")
     def post(self, request):
         data = self.body()
         self.entities(data)
         return Add.post(self, request)
 
-    @extend_schema(tags=TAG, summary="mem0 server: get all of an entity")
     def get(self, request):
         _, memories = self.filtered(self.entities(request.query_params))
         rows = memories.select_related("owner", "app").with_categories().order_by("-created_at", "id")[:1000]
         return Response({"results": [_oss_json(m) for m in rows]})
 
-    @extend_schema(tags=TAG, summary="mem0 server: delete all of an entity")
     def delete(self, request):
         _, memories = self.filtered(self.entities(request.query_params))
         services.memories_set_state(memories=memories, state=Memory.State.DELETED, actor=request.user)
@@ -361,11 +345,9 @@ class ServerMemories(ServerView):
 
 
 class ServerMemory(ServerView):
-    @extend_schema(tags=TAG, summary="mem0 server: get")
     def get(self, request, memory_id):
         return Response(_oss_json(self.own(memory_id)))
 
-    @extend_schema(tags=TAG, summary="mem0 server: update (the body is the new text, or {text|data: ...})")
     def put(self, request, memory_id):
         data = request.data
         text = data if isinstance(data, str) else (data.get("text") or data.get("data") or data.get("memory")
@@ -376,20 +358,17 @@ class ServerMemory(ServerView):
             services.memory_update(memory=self.own(memory_id), text=text, actor=request.user)
         return Response({"message": "Memory updated successfully!"})
 
-    @extend_schema(tags=TAG, summary="mem0 server: delete")
     def delete(self, request, memory_id):
         services.memory_set_state(memory=self.own(memory_id), state=Memory.State.DELETED, actor=request.user)
         return Response({"message": "Memory deleted successfully"})
 
 
 class ServerHistory(ServerView):
-    @extend_schema(tags=TAG, summary="mem0 server: history")
     def get(self, request, memory_id):
         return History.get(self, request, memory_id)
 
 
 class ServerSearch(ServerView):
-    @extend_schema(tags=TAG, summary="mem0 server: search")
     def post(self, request):
         data = self.body()
         named = {key: data[key] for key in ("user_id", "agent_id", "run_id") if data.get(key)}

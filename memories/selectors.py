@@ -1,9 +1,12 @@
 """Every read of memories that has rules: listings, one memory, history, related memories, categories in use, what
 check_store finds out of step. Who may read what is decided in SQL by memories/engine/access.py (searches need it
 below this layer); the names are re-exported here for the views and tools."""
+import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,6 +14,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from memories.config import CONFIG_KEY, config_current  # noqa: F401  (read here by the views and the admin)
 from memories.engine import COLLECTION, get_engine
@@ -299,6 +303,10 @@ _MEM0_FIELDS = {"user_id": "owner__username", "app_id": "app__name", "agent_id":
                 "categories": "categories__name", "memory": "content", "keywords": "content"}
 
 
+_METADATA_KEY = re.compile(r"[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*_?")
+_INT64 = 2**63
+
+
 class Mem0Filters:
     """A mem0 filter document as a Q over our memories, and the user ids it names (each must be one the caller may
     act for: the view checks). Anything it cannot read is a ValueError with a sentence."""
@@ -330,6 +338,9 @@ class Mem0Filters:
                 if not isinstance(value, dict):
                     raise ValueError("filters.metadata must be an object of keys and values.")
                 for name, condition in value.items():
+                    if not _METADATA_KEY.fullmatch(name):
+                        raise ValueError(f"filters.metadata: {name[:64]!r} is not a metadata key (letters, digits, "
+                                         "'-' and single '_').")
                     q &= self._condition(f"metadata__{name}", name, condition)
             elif key in _MEM0_FIELDS:
                 if key == "user_id":
@@ -339,6 +350,32 @@ class Mem0Filters:
                 raise ValueError(f"filters: unknown field {key!r}; known: {', '.join(sorted(_MEM0_FIELDS))}, metadata, "
                                  "AND, OR, NOT.")
         return q
+
+    @staticmethod
+    def _value(name: str, operator: str, value, *, is_date: bool):
+        """A value the database compares as it is: a string without NUL, a 64-bit number, a boolean; for the date
+        fields, an ISO 8601 date or time (a date alone: its midnight, UTC)."""
+        if isinstance(value, (dict, list)) or value is None:
+            raise ValueError(f"filters.{name}: {operator!r} takes a string, a number or a boolean.")
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"filters.{name}: the value contains a NUL character.")
+        if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+            raise ValueError(f"filters.{name}: the number is out of range.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"filters.{name}: the number is not finite.")
+        if not is_date:
+            return value
+        try:
+            moment = parse_datetime(value) if isinstance(value, str) else None
+            day = None if moment or not isinstance(value, str) else parse_date(value)
+        except ValueError:  # well formed but no such day or time
+            moment = day = None
+        if day is not None:
+            moment = datetime.combine(day, datetime.min.time())
+        if moment is None:
+            raise ValueError(f"filters.{name}: {str(value)[:40]!r} is not a date (ISO 8601: 2026-05-08 or "
+                             "2026-05-08T14:00:00Z).")
+        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt_timezone.utc)
 
     def _all(self, items, depth):
         q = Q()
@@ -367,11 +404,15 @@ class Mem0Filters:
         q = Q()
         for operator, value in condition.items():
             if operator not in MEM0_OPERATORS:
-                raise ValueError(f"filters.{name}: unknown operator {operator!r}; known: {', '.join(MEM0_OPERATORS)}.")
+                raise ValueError(f"filters.{name}: unknown operator {str(operator)[:32]!r}; known: "
+                                 f"{', '.join(MEM0_OPERATORS)}.")
             if operator == "in" and not isinstance(value, list):
                 raise ValueError(f"filters.{name}: 'in' takes a list.")
-            if isinstance(value, (dict, list)) and operator != "in":
-                raise ValueError(f"filters.{name}: {operator!r} takes a string, a number or a boolean.")
+            is_date = path in ("created_at", "updated_at")
+            if operator == "in":
+                value = [Mem0Filters._value(name, operator, item, is_date=is_date) for item in value]
+            else:
+                value = Mem0Filters._value(name, operator, value, is_date=is_date)
             if operator == "ne":
                 q &= ~Q(**{path: value})
             else:

@@ -17,6 +17,13 @@ def key_from_header(header: str) -> str | None:
     return None
 
 
+def _token_user(key: str):
+    token = token_lookup(key)
+    if token is None:
+        raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+    return token.user, token
+
+
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Token <key>` or `Authorization: Bearer <key>`; `request.auth` is the ApiToken."""
 
@@ -27,10 +34,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         key = key_from_header(header)
         if key is None:
             raise exceptions.AuthenticationFailed("Send the API token as 'Authorization: Token <key>' or 'Bearer <key>'.")
-        token = token_lookup(key)
-        if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        return token.user, token
+        return _token_user(key)
 
     def authenticate_header(self, request):
         return 'Token realm="api"'
@@ -41,12 +45,7 @@ class ApiKeyHeaderAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         key = request.META.get("HTTP_X_API_KEY")
-        if not key:
-            return None
-        token = token_lookup(key)
-        if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
-        return token.user, token
+        return _token_user(key) if key else None
 
     def authenticate_header(self, request):
         return 'Token realm="api"'

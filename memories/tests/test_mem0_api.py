@@ -35,6 +35,9 @@ def test_memory_client_does_everything_we_serve(uvicorn_server, alice, bob):
     assert client.get_all(filters={"metadata": {"source": "chat"}})["count"] == 1
     assert client.get_all(filters={"NOT": {"agent_id": "chef"}})["count"] == 1
     assert client.get_all(filters={"memory": {"icontains": "ALPS"}}, page=1, page_size=1)["count"] == 1
+    assert client.get_all(filters={"AND": [{"created_at": {"gte": "2020-01-01"}},
+                                           {"updated_at": {"lt": "2999-01-01T00:00:00Z"}}]})["count"] == 2
+    assert client.get_all(filters={"created_at": {"lt": "2020-01-01"}})["count"] == 0
 
     assert client.get(memory_id)["memory"] == "I'm allergic to peanuts"
     client.update(memory_id, text="I'm allergic to peanuts and cashews", metadata={"source": "doctor"})

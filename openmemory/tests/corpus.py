@@ -110,6 +110,68 @@ def oauth_cases() -> list[Case]:
     ]
 
 
+def _nested_not(depth: int) -> dict:
+    value: dict = {"agent_id": "a"}
+    for _ in range(depth):
+        value = {"NOT": value}
+    return value
+
+
+def mem0_cases() -> list[Case]:
+    """mem0's API (/mem0/): what its SDK would never send, but anyone may."""
+    add, get_all, search = "/mem0/v3/memories/add/", "/mem0/v3/memories/", "/mem0/v3/memories/search/"
+    user = [{"role": "user", "content": "x"}]
+    return [
+        Case("add: messages not a list", "post", add, _json({"messages": 5}), says="messages must be"),
+        Case("add: a message without content", "post", add, _json({"messages": [{"role": "user"}]}),
+             says="messages must be"),
+        Case("add: body nested 100,000 deep", "post", add, NESTED.encode(), says="nests too deeply"),
+        Case("add: NUL in a message", "post", add, _json({"messages": [{"role": "user", "content": "a\x00"}]}),
+             says="NUL character"),
+        Case("add: user_id an object", "post", add, _json({"messages": user, "user_id": {"a": 1}}),
+             says="user_id must be a string"),
+        Case("add: another user's id", "post", add, _json({"messages": user, "user_id": "bob"}), status=403,
+             says="not to 'bob'"),
+        Case("add: metadata a list", "post", add, _json({"messages": user, "metadata": [1]}), says="metadata must be"),
+        Case("get_all: filters nested 20 deep", "post", get_all, _json({"filters": _nested_not(20)}),
+             says="deeper than 8"),
+        Case("get_all: an unknown operator", "post", get_all, _json({"filters": {"agent_id": {"like": "a%"}}}),
+             says="unknown operator"),
+        Case("get_all: an unknown field", "post", get_all, _json({"filters": {"owner__password": "x"}}),
+             says="unknown field"),
+        Case("get_all: a lookup in a metadata key", "post", get_all, _json({"filters": {"metadata": {"a__gt": 1}}}),
+             says="not a metadata key"),
+        Case("get_all: a date that is none", "post", get_all, _json({"filters": {"created_at": {"gte": "yesterday"}}}),
+             says="is not a date"),
+        Case("get_all: February 30th", "post", get_all, _json({"filters": {"created_at": {"gte": "2026-02-30"}}}),
+             says="is not a date"),
+        Case("get_all: a 30-digit number", "post", get_all, _json({"filters": {"metadata": {"k": 10**30}}}),
+             says="out of range"),
+        Case("get_all: objects in 'in'", "post", get_all, _json({"filters": {"user_id": {"in": [{"a": 1}]}}}),
+             says="takes a string"),
+        Case("get_all: NUL in a value", "post", get_all, _json({"filters": {"agent_id": "a\x00"}}),
+             says="NUL character"),
+        Case("get_all: OR not a list", "post", get_all, _json({"filters": {"OR": {"agent_id": "a"}}}),
+             says="non-empty list"),
+        Case("get_all: page not a number", "post", get_all + "?page=x", _json({}), says="whole numbers"),
+        Case("get_all: a page of a million", "post", get_all + "?page_size=1000000", _json({}), says="page_size"),
+        Case("search: top_k of 1,000", "post", search, _json({"query": "x", "top_k": 1000}), says="top_k"),
+        Case("search: NUL in the query", "post", search, _json({"query": "a\x00"}), says="NUL character"),
+        Case("search: no query", "post", search, _json({}), says="query must be"),
+        Case("get: not an id", "get", "/mem0/v1/memories/not-an-id/", status=404, says="No memory with id"),
+        Case("batch: 1,001 items", "put", "/mem0/v1/batch/",
+             _json({"memories": [{"memory_id": "3f1c0b6e-1d2a-4c55-9a4e-2f7f3b1e9c01", "text": "x"}] * 1001}),
+             says="at most 1000"),
+        Case("batch: items without ids", "delete", "/mem0/v1/batch/", _json({"memories": [{"text": "x"}]}),
+             says="memory id"),
+        Case("delete_all: no entity", "delete", "/mem0/v1/memories/", says="Name what to delete"),
+        Case("entity of no kind", "delete", "/mem0/v2/entities/planet/mars/", says="user, agent, run or app"),
+        Case("feedback of no kind", "post", "/mem0/v1/feedback/", _json({"memory_id": "x", "feedback": "MEH"}),
+             says="feedback is"),
+        Case("a profile", "get", "/mem0/v2/entities/user/alice/profile/", status=501, says="not served"),
+    ]
+
+
 def zip_of(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=method) as archive:

@@ -6,7 +6,7 @@ import pytest
 
 from memories.models import Memory
 from memories.selectors import store_check
-from openmemory.tests.corpus import archive_cases, oauth_cases, rest_cases
+from openmemory.tests.corpus import archive_cases, mem0_cases, oauth_cases, rest_cases
 
 
 def send(client, case):
@@ -27,6 +27,11 @@ def test_hostile_requests_get_a_4xx_with_a_sentence(alice_client, alice, alice_a
     assert response.status_code == case.status, response.content[:500]
     assert case.says in response.json()["detail"]
     assert list(Memory.objects.values_list("content", flat=True)) == ["Keep me"]
+
+
+@pytest.mark.parametrize("case", mem0_cases(), ids=lambda case: case.name)
+def test_hostile_mem0_requests_get_a_4xx_with_a_sentence(alice_client, alice, alice_app, bob, case):
+    test_hostile_requests_get_a_4xx_with_a_sentence(alice_client, alice, alice_app, case)
 
 
 @pytest.mark.parametrize("case", archive_cases(), ids=lambda case: case.name)
