@@ -49,6 +49,7 @@ class ArchiveStateChange(serializers.Serializer):
     memory_id = serializers.UUIDField()
     old_state = serializers.ChoiceField(choices=Memory.State.choices, required=False, allow_null=True)
     new_state = serializers.ChoiceField(choices=Memory.State.choices)
+    changed_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ArchiveDocument(serializers.Serializer):
@@ -68,10 +69,15 @@ class ArchiveDocument(serializers.Serializer):
 
 def read_archive(upload) -> dict:
     """The validated document of a backup zip; ApplicationError (400) or PayloadTooLarge (413) saying what is wrong."""
-    document = _parse(_inflate(upload))
+    return validated_document(_parse(_inflate(upload)), ENTRY)
+
+
+def validated_document(document: dict, where: str) -> dict:
+    """A backup document (from a zip, or read from another installation) checked with the rules every other way in
+    uses; ApplicationError naming `where` and the field otherwise."""
     checked = ArchiveDocument(data=document)
     if not checked.is_valid():
-        raise ApplicationError(f"{ENTRY}: {error_sentences(checked.errors)}")
+        raise ApplicationError(f"{where}: {error_sentences(checked.errors)}")
     return checked.validated_data
 
 

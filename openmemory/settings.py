@@ -367,6 +367,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "mem0": {"level": "ERROR"},
+        "axes.apps": {"level": "WARNING"},  # its version line in every process and command
         "mcp": {"level": "WARNING"},  # the SDK logs every stateless request at INFO
     },
 }

@@ -97,14 +97,20 @@ def memories_import(*, user: AbstractUser, upload, mode: str = "overwrite", prog
     each embedded first and committed in a short transaction of its own, so that a long import never holds the
     write lock for long. An interrupted import completes when run again: memories are matched by id.
     """
-    document = read_archive(upload)
+    return memories_import_document(user=user, document=read_archive(upload), mode=mode, progress=progress).counts
+
+
+def memories_import_document(*, user: AbstractUser, document: dict, mode: str = "overwrite",
+                             progress=lambda n: None) -> "_Importer":
+    """A validated backup document (memories.archive) into the user's memories; the importer, with its counts and
+    the ids the document's memories have here (`final_ids`)."""
     importer = _Importer(user=user, mode=mode, document=document)
     records = document["memories"]
     for start in range(0, len(records), _BATCH):
         importer.write(records[start:start + _BATCH])
         progress(len(records[start:start + _BATCH]))
     importer.write_history(document.get("status_history") or [])
-    return importer.counts
+    return importer
 
 
 class _Importer:
@@ -193,8 +199,12 @@ class _Importer:
         """The exported state history, for the memories of this user that are now here."""
         mapped = [(row, self.final_ids.get(row["memory_id"], row["memory_id"])) for row in rows]
         present = set(Memory.objects.filter(owner=self.user, id__in=[i for _, i in mapped]).values_list("id", flat=True))
+        kept = [(row, memory_id) for row, memory_id in mapped if memory_id in present]
         MemoryStatusHistory.objects.bulk_create([
             MemoryStatusHistory(id=row["id"], memory_id=memory_id, old_state=row.get("old_state"),
                                 new_state=row["new_state"], changed_by=self.user)
-            for row, memory_id in mapped if memory_id in present
+            for row, memory_id in kept
         ], ignore_conflicts=True)
+        for row, memory_id in kept:  # the time it happened, not the time of the import (auto_now_add set that)
+            if row.get("changed_at"):
+                MemoryStatusHistory.objects.filter(id=row["id"], memory_id=memory_id).update(changed_at=row["changed_at"])

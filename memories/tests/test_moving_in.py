@@ -1,0 +1,126 @@
+"""Moving in with `manage.py import_memories`: an OpenMemory installation (its database file and its export zips,
+written by OpenMemory itself: ../shared/data/openmemory/, read in place, never copied into the project), a mem0
+export, JSONL and CSV. Field by field, idempotent, owners mapped as asked."""
+import json
+import os
+import sqlite3
+import uuid
+from datetime import datetime, timezone
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps_registry.models import App
+from memories.models import Memory, MemoryAccessLog, MemoryStatusHistory
+from memories.services import memory_search
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+DATA = next((path for path in (Path(os.environ.get("OPENMEMORY_SHARED_DATA", "/nonexistent")) / "openmemory",
+                               ROOT.parent / "shared" / "data" / "openmemory", Path("/work/shared/data/openmemory"))
+             if (path / "openmemory.db").exists()), None)
+needs_data = pytest.mark.skipif(DATA is None, reason="OpenMemory's own installation (../shared/data/openmemory/) is "
+                                                     "not beside this checkout")
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("import_memories", *map(str, args), stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def when(value):
+    moment = datetime.fromisoformat(value) if value else None
+    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
+
+
+@needs_data
+def test_an_openmemory_installation_moves_in_field_by_field():
+    printed = run(DATA / "openmemory.db", "--owners", "create")
+    assert "Read 46 memories; imported 46; access log entries 51." in printed
+    source = sqlite3.connect(DATA / "openmemory.db")
+    source.row_factory = sqlite3.Row
+    users = {row["id"]: row["user_id"] for row in source.execute("SELECT * FROM users")}
+    apps = {row["id"]: row for row in source.execute("SELECT * FROM apps")}
+    categories = {row["id"]: row["name"] for row in source.execute("SELECT * FROM categories")}
+    links = {}
+    for row in source.execute("SELECT * FROM memory_categories"):
+        links.setdefault(row["memory_id"], set()).add(categories[row["category_id"]])
+    memories = source.execute("SELECT * FROM memories").fetchall()
+    assert len(memories) == Memory.objects.count() == 46
+    for row in memories:
+        ours = Memory.objects.select_related("owner", "app").get(id=uuid.UUID(row["id"]))
+        assert (ours.owner.username, ours.app.name, ours.content, ours.metadata, ours.state) == (
+            users[row["user_id"]], apps[row["app_id"]]["name"], row["content"], json.loads(row["metadata"]),
+            row["state"]), row["id"]
+        assert (ours.created_at, ours.updated_at, ours.archived_at, ours.deleted_at) == tuple(
+            when(row[key]) for key in ("created_at", "updated_at", "archived_at", "deleted_at")), row["id"]
+        assert set(ours.categories.values_list("name", flat=True)) == links.get(row["id"], set()), row["id"]
+    assert sorted(Memory.objects.values_list("state", flat=True)) == sorted(["active"] * 39 + ["paused"] * 3 +
+                                                                         ["archived"] * 2 + ["deleted"] * 2)
+    for row in apps.values():
+        assert App.objects.get(owner__username=users[row["owner_id"]], name=row["name"]).is_active == bool(
+            row["is_active"])
+    logs = source.execute("SELECT * FROM memory_access_logs").fetchall()
+    assert len(logs) == MemoryAccessLog.objects.count() == 51
+    for row in logs:
+        ours = MemoryAccessLog.objects.select_related("app").get(id=uuid.UUID(row["id"]))
+        assert (str(ours.memory_id), ours.app.name, ours.accessed_at, ours.access_type, ours.metadata) == (
+            str(uuid.UUID(row["memory_id"])), apps[row["app_id"]]["name"], when(row["accessed_at"]),
+            row["access_type"], json.loads(row["metadata"]))
+    changes = source.execute("SELECT * FROM memory_status_history").fetchall()
+    assert len(changes) == 53
+    for row in changes:
+        ours = MemoryStatusHistory.objects.get(id=uuid.UUID(row["id"]))
+        assert (str(ours.memory_id), ours.old_state, ours.new_state, ours.changed_at) == (
+            str(uuid.UUID(row["memory_id"])), row["old_state"], row["new_state"], when(row["changed_at"]))
+    # Embedded again: search finds by meaning; and a second run adds nothing.
+    alice = Memory.objects.filter(owner__username="alice").first().owner
+    assert "vegetarian" in memory_search(user=alice, query="what food do I avoid?", limit=3)[0][0].content
+    again = run(DATA / "openmemory.db", "--owners", "create")
+    assert "imported 0; access log entries 0" in again and "skipped 28 memories of 'alice': already here" in again
+    assert (Memory.objects.count(), MemoryAccessLog.objects.count()) == (46, 51)
+
+
+@needs_data
+def test_owners_are_mapped_as_asked(alice):
+    printed = run(DATA / "openmemory.db")  # match: alice is here, bob is not
+    assert "alice -> alice" in printed and "skipped 18 memories of 'bob': no user of that name here" in printed
+    assert set(Memory.objects.values_list("owner__username", flat=True)) == {"alice"}
+    printed = run(DATA / "openmemory-export-bob.zip", "--into", "alice")
+    assert "bob -> alice" in printed and Memory.objects.filter(owner=alice).count() == 28 + 18
+    with pytest.raises(CommandError, match="no such user"):
+        run(DATA / "openmemory.db", "--into", "nobody")
+
+
+def test_jsonl_csv_and_a_mem0_export(alice, tmp_path):
+    jsonl = tmp_path / "notes.jsonl"
+    jsonl.write_text(json.dumps({"text": "Takes the 7:40 train", "created_at": "2025-03-01T08:00:00Z",
+                                 "app": "notes", "categories": ["travel"], "metadata": {"source": "diary"}}) + "\n"
+                     + json.dumps({"content": "Allergic to penicillin"}) + "\n")
+    csv = tmp_path / "notes.csv"
+    csv.write_text('text,created_at,app,categories,metadata\n"Plays chess, badly",2024-01-02T10:00:00+00:00,'
+                   'games,"hobby,games","{""level"": 3}"\n')
+    mem0 = tmp_path / "mem0-export.json"
+    mem0.write_text(json.dumps({"memories": [{"id": str(uuid.uuid4()), "memory": "Lives in Porto", "user_id": "alice",
+                                              "agent_id": "travel", "app_id": "planner", "categories": ["home"],
+                                              "created_at": "2025-06-01T12:00:00+00:00"}]}))
+    assert "imported 2" in run(jsonl, "--into", "alice")
+    assert "imported 1" in run(csv, "--into", "alice")
+    assert "imported 1" in run(mem0)  # its user_id: alice, who is here
+    train = Memory.objects.select_related("app").get(content="Takes the 7:40 train")
+    assert (train.app.name, train.metadata, train.created_at.year) == ("notes", {"source": "diary"}, 2025)
+    assert train.category_names == ["travel"]
+    chess = Memory.objects.select_related("app").get(content="Plays chess, badly")
+    assert (chess.app.name, chess.metadata, sorted(chess.category_names)) == ("games", {"level": 3}, ["games", "hobby"])
+    porto = Memory.objects.select_related("app").get(content="Lives in Porto")
+    assert (porto.app.name, porto.metadata) == ("planner", {"agent_id": "travel"})
+    assert "imported 0" in run(jsonl, "--into", "alice")  # the same lines again: nothing new
+    assert Memory.objects.count() == 4
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\n{"nope": 1}\n')
+    with pytest.raises(CommandError, match="bad.jsonl, line 2: no text"):
+        run(bad, "--into", "alice")
+    assert Memory.objects.count() == 4  # nothing of a bad file is written
