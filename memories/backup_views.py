@@ -7,7 +7,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from apps_registry.selectors import app_owned
-from memories.services import memories_export, memories_import
+from memories.services import memories_export, memories_export_lines, memories_import
 from openmemory.api import EpochField, UserIdField, UserScopedView, from_epoch, validated
 from openmemory.errors import PayloadTooLarge
 
@@ -17,6 +17,9 @@ MAX_IMPORT_BYTES = 200 * 1024 * 1024
 
 class ExportIn(serializers.Serializer):
     user_id = UserIdField()
+    format = serializers.ChoiceField(choices=["zip", "jsonl", "csv"], default="zip",
+                                     help_text="zip: OpenMemory's backup (restores here); jsonl or csv: one memory a "
+                                               "line, for use elsewhere (and import_memories reads them back)")
     app_id = serializers.UUIDField(required=False)
     from_date = EpochField(required=False)
     to_date = EpochField(required=False)
@@ -49,20 +52,34 @@ class ZipRenderer(BaseRenderer):
         return data  # only errors are DRF responses here, and they are rendered as JSON (finalize_response)
 
 
+class JsonLinesRenderer(ZipRenderer):
+    media_type, format, charset = "application/x-ndjson", "jsonl", None
+
+
+class CsvRenderer(ZipRenderer):
+    media_type, format, charset = "text/csv", "csv", None
+
+
 class ExportView(UserScopedView):
-    renderer_classes = [JSONRenderer, ZipRenderer]
+    renderer_classes = [JSONRenderer, ZipRenderer, JsonLinesRenderer, CsvRenderer]
 
     def finalize_response(self, request, response, *args, **kwargs):
         if isinstance(response, Response):  # an error: JSON, whatever the client said it accepts
             request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
 
-    @extend_schema(tags=TAG, summary="Download the user's memories as a zip", request=ExportIn,
-                   responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @extend_schema(tags=TAG, summary="Download the user's memories: a zip to restore, or JSONL / CSV to use elsewhere",
+                   request=ExportIn, responses={(200, "application/zip"): OpenApiTypes.BINARY,
+                                                (200, "application/x-ndjson"): OpenApiTypes.BINARY,
+                                                (200, "text/csv"): OpenApiTypes.BINARY})
     def post(self, request):
         data = validated(ExportIn, request.data)
         if data.get("app_id"):
             app_owned(user=self.user, app_id=data["app_id"])  # another self.user's app looks like none: 404
+        if data["format"] != "zip":
+            lines = memories_export_lines(user=self.user, kind=data["format"], app_id=data.get("app_id"))
+            return FileResponse(lines, as_attachment=True, filename=f"memories_{self.user.username}.{data['format']}",
+                                content_type=JsonLinesRenderer.media_type if data["format"] == "jsonl" else "text/csv")
         archive = memories_export(user=self.user, app_id=data.get("app_id"), from_date=from_epoch(data.get("from_date")),
                                 to_date=from_epoch(data.get("to_date")))
         return FileResponse(archive, as_attachment=True, filename=f"memories_export_{self.user.username}.zip",

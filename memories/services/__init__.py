@@ -9,7 +9,7 @@ memory and of its old and new neighbours, categorization on commit. Modules:
 - upkeep.py: repair of what check_store finds out of step, re-embedding;
 - config.py: the engine's configuration (save, check, reset).
 """
-from memories.services.backup import memories_export, memories_import
+from memories.services.backup import memories_export, memories_export_lines, memories_import
 from memories.services.categorization import (BadLLMOutput, categorize_offline, content_digest,
                                               memories_categorize_leftovers, memories_recategorize, memory_categorize,
                                               parse_categories, taxonomy)
@@ -25,7 +25,7 @@ from memories.services.upkeep import memories_reembed, memories_repair
 __all__ = [
     "BadLLMOutput", "ConfigCheck", "CreateResult", "categorize_offline", "config_check", "config_problems",
     "config_reset", "config_save", "content_digest", "engine_has_llm", "literal_secrets", "memories_archive_by_policies",
-    "memories_categorize_leftovers", "memories_delete_with_app", "memories_export", "memories_import",
+    "memories_categorize_leftovers", "memories_delete_with_app", "memories_export", "memories_export_lines", "memories_import",
     "memories_of_user", "memories_pause", "memories_recategorize", "memories_reembed", "memories_repair",
     "memories_set_state", "memory_access_log_write", "memory_categorize", "memory_create", "memory_embed_ahead",
     "memory_list_for_app", "memory_search", "memory_set_categories", "memory_set_metadata", "memory_set_state",

@@ -1,5 +1,7 @@
 """Export to and import from OpenMemory's backup zip: memories.json (rows) and memories.jsonl.gz (one memory a line)."""
+import csv
 import gzip
+import io
 import json
 import shutil
 import tempfile
@@ -50,6 +52,37 @@ def memories_export(*, user: AbstractUser, app_id=None, from_date=None, to_date=
         with archive.open("memories.jsonl.gz", "w", force_zip64=True) as entry:
             shutil.copyfileobj(lines_file, entry)
     lines_file.close()
+    out.seek(0)
+    return out
+
+
+LINE_FIELDS = ("id", "text", "created_at", "updated_at", "state", "app", "categories", "metadata")
+
+
+def memories_export_lines(*, user: AbstractUser, kind: str, app_id=None):
+    """The user's memories (all but deleted ones), one a line, for use elsewhere: JSONL (a JSON object a line) or
+    CSV (a header, categories comma-separated, metadata as JSON), with the fields `import_memories` reads back.
+    A temporary file, written in chunks."""
+    memories = (Memory.objects.filter(owner=user).exclude(state=Memory.State.DELETED).select_related("app")
+                .with_categories().order_by("created_at", "id"))
+    if app_id:
+        memories = memories.filter(app_id=app_id)
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+b")
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    writer = csv.writer(text) if kind == "csv" else None
+    if writer:
+        writer.writerow(LINE_FIELDS)
+    for memory in memories.iterator(chunk_size=_CHUNK):
+        row = {"id": str(memory.id), "text": memory.content, "created_at": _iso(memory.created_at),
+               "updated_at": _iso(memory.updated_at), "state": memory.state, "app": memory.app.name,
+               "categories": memory.category_names, "metadata": memory.metadata}
+        if writer:
+            writer.writerow([*(row[key] for key in LINE_FIELDS[:6]), ",".join(row["categories"]),
+                             json.dumps(row["metadata"])])
+        else:
+            text.write(json.dumps(row) + "\n")
+    text.flush()
+    text.detach()
     out.seek(0)
     return out
 

@@ -124,3 +124,28 @@ def test_jsonl_csv_and_a_mem0_export(alice, tmp_path):
     with pytest.raises(CommandError, match="bad.jsonl, line 2: no text"):
         run(bad, "--into", "alice")
     assert Memory.objects.count() == 4  # nothing of a bad file is written
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_an_export_a_person_can_use_elsewhere_reads_back_in(alice, bob, alice_client, alice_app, tmp_path, kind):
+    from memories.services import memory_create, memory_set_categories
+
+    memory = memory_create(user=alice, app=alice_app, text='Says "hello, world" a lot', infer=False,
+                           metadata={"mood": "cheerful"}).memory
+    memory_set_categories(memory=memory, categories=["habits", "speech"])
+    memory_create(user=alice, app=alice_app, text="Gone", infer=False)
+    Memory.objects.filter(content="Gone").update(state="deleted")
+    response = alice_client.post("/api/v1/backup/export", {"format": kind}, format="json")
+    assert response.status_code == 200
+    assert response["Content-Type"] == {"jsonl": "application/x-ndjson", "csv": "text/csv"}[kind]
+    body = b"".join(response.streaming_content).decode()
+    assert "Gone" not in body and "hello, world" in body
+    exported = tmp_path / f"alice.{kind}"
+    exported.write_text(body)
+    assert "imported 1" in run(exported, "--into", "bob")  # as another server would take it
+    copy = Memory.objects.select_related("app").get(owner=bob)
+    assert (copy.content, copy.metadata, copy.app.name, sorted(copy.category_names)) == (
+        'Says "hello, world" a lot', {"mood": "cheerful"}, alice_app.name, ["habits", "speech"])
+    out = StringIO()
+    call_command("export_memories", "alice", "--format", kind, stdout=out)
+    assert out.getvalue().replace("\r\n", "\n") == body.replace("\r\n", "\n")
