@@ -1,3 +1,6 @@
+import tempfile
+from pathlib import Path
+
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -8,6 +11,7 @@ from rest_framework.response import Response
 
 from apps_registry.selectors import app_owned
 from memories.services import memories_export, memories_export_lines, memories_import
+from memories.services.moving import memories_move_in, source_for_user, source_read
 from openmemory.api import EpochField, UserIdField, UserScopedView, from_epoch, validated
 from openmemory.errors import PayloadTooLarge
 
@@ -26,7 +30,9 @@ class ExportIn(serializers.Serializer):
 
 
 class ImportIn(serializers.Serializer):
-    file = serializers.FileField(help_text="A zip with memories.json (and memories.jsonl.gz), as export makes it.")
+    file = serializers.FileField(help_text="A zip with memories.json (and memories.jsonl.gz), as export makes it; or "
+                                           "another installation's file: an OpenMemory database (openmemory.db), a "
+                                           "mem0 export (.json), JSONL or CSV with one memory a line.")
     user_id = UserIdField()
 
     def validate_file(self, file):
@@ -36,6 +42,8 @@ class ImportIn(serializers.Serializer):
 
 
 class ImportOut(serializers.Serializer):
+    EMPTY = {"imported": 0, "overwritten": 0, "skipped": 0, "categories": 0, "embedded": 0}
+
     imported = serializers.IntegerField()
     overwritten = serializers.IntegerField()
     skipped = serializers.IntegerField()
@@ -98,4 +106,24 @@ class ImportView(UserScopedView):
         mode = request.query_params.get("mode", "overwrite")
         if mode not in ("skip", "overwrite"):
             raise serializers.ValidationError({"mode": "mode is 'skip' or 'overwrite'."})
-        return Response(memories_import(user=self.user, upload=data["file"], mode=mode))
+        upload = data["file"]
+        head = upload.read(16)
+        upload.seek(0)
+        if head.startswith(b"SQLite format 3") or Path(upload.name or "").suffix.lower() in MOVE_IN_SUFFIXES:
+            return Response({**ImportOut.EMPTY, **_moved_in(self.user, upload)})
+        return Response(memories_import(user=self.user, upload=upload, mode=mode))  # a backup zip
+
+
+MOVE_IN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".db", ".sqlite")
+
+
+def _moved_in(user, upload) -> dict:
+    """Another installation's file (an OpenMemory database, a mem0 export, JSONL, CSV) into the user's memories; its
+    own name in what the sentences say."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / (Path(upload.name or "upload").name[-100:] or "upload")
+        with path.open("wb") as copy:
+            for chunk in upload.chunks():
+                copy.write(chunk)
+        source = source_for_user(source_read(path, owner=user.get_username()), user.get_username())
+        return memories_move_in(source=source, into=user).counts

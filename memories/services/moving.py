@@ -38,6 +38,7 @@ class Source:
 class Summary:
     read: int = 0
     imported: int = 0
+    counts: dict = field(default_factory=dict)  # the backup import's figures, summed
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
     access_logs: int = 0
     owners: dict[str, str] = field(default_factory=dict)  # owner in the source -> user here
@@ -57,8 +58,8 @@ def source_kind(path: Path) -> str:
         return "jsonl"
     if suffix == ".json":
         return "mem0-export"
-    raise ApplicationError(f"{path.name}: not a source this reads (an OpenMemory database or export zip, a mem0 "
-                           "export .json, or .jsonl / .csv); say which with --format.")
+    raise ApplicationError(f"{path.name}: not a file this reads (an OpenMemory database or export zip, a mem0 "
+                           "export .json, or one memory a line in .jsonl or .csv).")
 
 
 def source_read(path: Path, *, kind: str | None = None, owner: str = "") -> Source:
@@ -69,7 +70,14 @@ def source_read(path: Path, *, kind: str | None = None, owner: str = "") -> Sour
                "jsonl": _lines, "csv": _lines}
     if kind not in readers:
         raise ApplicationError(f"--format is one of {', '.join(KINDS)}.")
-    return readers[kind](path, kind, owner)
+    try:
+        return readers[kind](path, kind, owner)
+    except UnicodeDecodeError as exc:
+        raise ApplicationError(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    except csv.Error as exc:
+        raise ApplicationError(f"{path.name} is not CSV ({exc}).") from exc
+    except (KeyError, TypeError, ValueError) as exc:  # rows that point at rows that are not there, odd values
+        raise ApplicationError(f"{path.name} is not the {kind} it looks like ({type(exc).__name__}: {exc}).") from exc
 
 
 def _uuid(value) -> str | None:
@@ -234,6 +242,8 @@ def memories_move_in(*, source: Source, owners: str = "match", into=None, progre
         summary.owners[name] = user.get_username()
         importer = memories_import_document(user=user, document=document, mode="skip", progress=progress)
         summary.imported += importer.counts["imported"]
+        for key, value in importer.counts.items():
+            summary.counts[key] = summary.counts.get(key, 0) + value
         if importer.counts["skipped"]:
             summary.skipped.append((f"{importer.counts['skipped']} memories of {name!r}", "already here"))
         for app_name in source.paused_apps.get(name, ()):
@@ -264,3 +274,14 @@ def _access_logs(user, rows: list[dict], final_ids: dict) -> int:
         if row["accessed_at"]:
             MemoryAccessLog.objects.filter(id=entry.id).update(accessed_at=row["accessed_at"])
     return len(new)
+
+
+def source_for_user(source: Source, username: str) -> Source:
+    """Of a source with several owners, the one document of this user's (or the only one there is): what an upload
+    to a user's own account may bring in."""
+    if len(source.documents) > 1:
+        if username not in source.documents:
+            raise ApplicationError(f"The file holds the memories of {', '.join(sorted(source.documents))}, not of "
+                                   f"{username!r}: import it with manage.py import_memories.")
+        source.documents = {username: source.documents[username]}
+    return source

@@ -149,3 +149,24 @@ def test_an_export_a_person_can_use_elsewhere_reads_back_in(alice, bob, alice_cl
     out = StringIO()
     call_command("export_memories", "alice", "--format", kind, stdout=out)
     assert out.getvalue().replace("\r\n", "\n") == body.replace("\r\n", "\n")
+
+
+@needs_data
+def test_the_backup_upload_takes_another_installations_files(alice, alice_client, tmp_path):
+    with (DATA / "openmemory.db").open("rb") as db:
+        answer = alice_client.post("/api/v1/backup/import", {"file": db}, format="multipart")
+    assert answer.status_code == 200 and answer.json()["imported"] == 28  # alice's, not bob's
+    assert set(Memory.objects.values_list("owner__username", flat=True)) == {"alice"}
+    lines = tmp_path / "more.jsonl"
+    lines.write_text('{"text": "Collects fountain pens"}\n')
+    with lines.open("rb") as upload:
+        assert alice_client.post("/api/v1/backup/import", {"file": upload}, format="multipart").json()["imported"] == 1
+    for name, content, sentence in [("broken.csv", b"title\nno text column\n", "line 1: no text"),
+                                    ("nul.csv", b"text\na\x00b\n", "NUL character"),
+                                    ("latin.jsonl", '{"text": "café"}'.encode("latin-1"), "is not UTF-8 text"),
+                                    ("random.json", bytes(range(256)), "random.json is not JSON"),
+                                    ("fake.db", b"SQLite format 3\x00" + b"\x00" * 200, "not an OpenMemory database")]:
+        (tmp_path / name).write_bytes(content)
+        with (tmp_path / name).open("rb") as upload:
+            refused = alice_client.post("/api/v1/backup/import", {"file": upload}, format="multipart")
+        assert refused.status_code == 400 and sentence in refused.json()["detail"], (name, refused.content)
