@@ -1,5 +1,5 @@
 """Moving in from another memory server: an OpenMemory installation's database file or export zip, a mem0 platform
-export (its SDK's get_memory_export), or plain JSONL / CSV (one memory a line). Each source is read into backup
+export (its SDK's get_memory_export), mem0's own history database, or plain JSONL / CSV (one memory a line). Each source is read into backup
 documents, one per owner, checked with the rules every other way in uses, then written by the backup import
 (memories.services.backup): ids kept where they are ids (derived from the line where not), so that a second run adds
 nothing. An OpenMemory database also brings its apps' paused state and its access log."""
@@ -23,7 +23,7 @@ from memories.services.backup import memories_import_document
 from openmemory.errors import ApplicationError
 
 User = get_user_model()
-KINDS = ("openmemory-db", "openmemory-zip", "mem0-export", "jsonl", "csv")
+KINDS = ("openmemory-db", "openmemory-zip", "mem0-export", "mem0-history", "jsonl", "csv")
 
 
 @dataclass
@@ -66,8 +66,8 @@ def source_read(path: Path, *, kind: str | None = None, owner: str = "") -> Sour
     """The source at `path` as backup documents; `owner` names whose memories a source without owners holds
     (JSONL, CSV, a mem0 export without user_id)."""
     kind = kind or source_kind(path)
-    readers = {"openmemory-db": _openmemory_db, "openmemory-zip": _openmemory_zip, "mem0-export": _mem0_export,
-               "jsonl": _lines, "csv": _lines}
+    readers = {"openmemory-db": _sqlite, "mem0-history": _sqlite, "openmemory-zip": _openmemory_zip,
+               "mem0-export": _mem0_export, "jsonl": _lines, "csv": _lines}
     if kind not in readers:
         raise ApplicationError(f"--format is one of {', '.join(KINDS)}.")
     try:
@@ -105,9 +105,40 @@ def _json(value) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _openmemory_db(path: Path, kind: str, owner: str) -> Source:
+def _sqlite(path: Path, kind: str, owner: str) -> Source:
+    """An OpenMemory database, or mem0's own history database (told by their tables)."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise ApplicationError(f"{path.name} is not an OpenMemory database ({exc}).") from exc
+    if "history" in tables and "memories" not in tables:
+        return _mem0_history(db, path, owner)
+    return _openmemory_db(db, path, kind)
+
+
+def _mem0_history(db, path: Path, owner: str) -> Source:
+    """mem0's history database (its open-source Memory's history_db_path): each memory's events, oldest first; the
+    text its last event left is the memory, unless that event deleted it. It names no owner: --into does."""
+    if not owner:
+        raise ApplicationError(f"{path.name} (mem0's history) does not say whose memories it holds: name the user "
+                               "with --into.")
+    events: dict[str, list] = {}
+    for memory_id, text, event, created_at, updated_at in db.execute(
+            "SELECT memory_id, new_memory, event, created_at, updated_at FROM history ORDER BY created_at, rowid"):
+        events.setdefault(memory_id, []).append((text, event, created_at, updated_at))
+    document = {"apps": [], "categories": [], "memories": []}
+    for memory_id, changes in events.items():
+        text, last_event, _, updated_at = changes[-1]
+        if last_event == "DELETE" or not text:
+            continue
+        document["memories"].append(_record(memory_id, text, _when(changes[0][2]), _when(updated_at or changes[-1][2]),
+                                            {}, "mem0", None, document))
+    return Source("mem0-history", {owner: document})
+
+
+def _openmemory_db(db, path: Path, kind: str) -> Source:
+    try:
         db.row_factory = sqlite3.Row
         rows = {table: db.execute(f"SELECT * FROM {table}").fetchall() for table in (  # noqa: S608 (our names)
             "users", "apps", "categories", "memories", "memory_categories", "memory_status_history",

@@ -170,3 +170,23 @@ def test_the_backup_upload_takes_another_installations_files(alice, alice_client
         with (tmp_path / name).open("rb") as upload:
             refused = alice_client.post("/api/v1/backup/import", {"file": upload}, format="multipart")
         assert refused.status_code == 400 and sentence in refused.json()["detail"], (name, refused.content)
+
+
+def test_mem0s_own_history_database(alice, tmp_path):
+    """What mem0's open-source Memory keeps beside its vectors (history_db_path), written by mem0's own code."""
+    from mem0.memory.storage import SQLiteManager
+
+    path = tmp_path / "history.db"
+    history = SQLiteManager(str(path))
+    kept, gone = str(uuid.uuid4()), str(uuid.uuid4())
+    history.add_history(kept, None, "Works at a bakery", "ADD", created_at="2025-01-05T09:00:00+00:00")
+    history.add_history(kept, "Works at a bakery", "Runs a bakery in Ghent", "UPDATE",
+                        created_at="2025-04-01T09:00:00+00:00", updated_at="2025-04-01T09:00:00+00:00")
+    history.add_history(gone, None, "Has a cold", "ADD", created_at="2025-02-01T09:00:00+00:00")
+    history.add_history(gone, "Has a cold", None, "DELETE", created_at="2025-02-09T09:00:00+00:00", is_deleted=1)
+    history.connection.close()
+    with pytest.raises(CommandError, match="name the user with --into"):
+        run(path)
+    assert "imported 1" in run(path, "--into", "alice")
+    memory = Memory.objects.get(owner=alice)
+    assert (str(memory.id), memory.content, memory.created_at.month) == (kept, "Runs a bakery in Ghent", 1)

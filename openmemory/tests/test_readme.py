@@ -87,8 +87,9 @@ def test_every_example_in_the_readme_runs_as_written(make_run, tmp_path):
         assert done.returncode == 0, f"this {lang} example failed:\n{code}\n{done.stdout}\n{done.stderr}"
         assert '"isError":true' not in done.stdout.replace(" ", "") and '"code":' not in done.stdout, done.stdout
         ran.append((lang, done.stdout))
-    assert [lang for lang, _ in ran] == ["sh", "sh", "python", "sh", "json"]
+    assert [lang for lang, _ in ran] == ["sh", "sh", "python", "sh", "python", "json"]
     assert "I am vegetarian" in ran[1][1] and "window seats" in ran[2][1] and "Ana" in ran[3][1]
+    assert "coffee black" in ran[4][1]  # mem0's own SDK
 
 
 def _apply_config(document: dict, token: str):
