@@ -1,6 +1,7 @@
 """mem0's own SDK against us, unchanged: `MemoryClient` and `AsyncMemoryClient` from mem0ai (as pinned; telemetry
 off) with `host=<server>/mem0` and one of our tokens as the api_key, every method we serve, two users apart."""
 import asyncio
+import json
 
 import pytest
 from mem0 import AsyncMemoryClient, MemoryClient
@@ -141,3 +142,16 @@ def test_mem0s_self_hosted_server_shape_for_the_adapters_written_for_it(uvicorn_
     assert http.delete(f"/memories/{memory_id}").status_code == 200
     assert http.delete("/memories", params={"agent_id": "garden"}).json()["message"] == "All relevant memories deleted"
     assert http.get("/memories", params={"user_id": "alice"}).json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_with_an_llm_add_lets_mem0_extract_from_the_whole_conversation(alice_client, fake_llm):
+    fake_llm.reply('{"memory": [{"id": "0", "text": "Is allergic to shellfish"}]}')
+    answer = alice_client.post("/mem0/v3/memories/add/", {"messages": [
+        {"role": "user", "content": "Can you suggest a dinner? No shellfish, I react badly to it."},
+        {"role": "assistant", "content": "Sure: a mushroom risotto."}], "agent_id": "chef"}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert [(e["event"], e["memory"]) for e in answer.json()["results"]] == [("ADD", "Is allergic to shellfish")]
+    asked = json.dumps(fake_llm.requests[0])
+    assert "No shellfish" in asked and "mushroom risotto" in asked  # both sides of the conversation
+    assert Memory.objects.get(content="Is allergic to shellfish").metadata == {"agent_id": "chef"}
