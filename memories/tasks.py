@@ -36,3 +36,10 @@ def archive_by_policies() -> int:
     from memories.services import memories_archive_by_policies
 
     return memories_archive_by_policies()
+
+
+@shared_task(ignore_result=True)
+def prune_access_log() -> int:
+    from memories.services import memory_access_log_prune
+
+    return memory_access_log_prune()

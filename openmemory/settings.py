@@ -187,6 +187,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULER = "openmemory.beat:Scheduler"  # a job not sent while Redis is away: a warning line
 CELERY_BEAT_SCHEDULE = {
     "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
+    "access-log-retention": {"task": "memories.tasks.prune_access_log", "schedule": 3600.0},
     "oauth-clients-cleanup": {"task": "openmemory.tasks.oauth_clients_cleanup",
                               "schedule": env.float("OAUTH_CLEANUP_EVERY", default=3600.0)},
     # Memories written while the broker was down, or whose task died with its process: queued again.
@@ -335,6 +336,8 @@ OPENMEMORY_LLM_TIMEOUT = env.float("OPENMEMORY_LLM_TIMEOUT", default=30.0)
 OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", default=0.25)
 # /metrics (Prometheus) for a scraper that sends it as a Bearer token; staff signed in read it without. Empty: staff only.
 OPENMEMORY_METRICS_TOKEN = env.str("OPENMEMORY_METRICS_TOKEN", default="")
+# How long the access log (every read of a memory, by which app) is kept; 0: for ever. Pruned hourly.
+OPENMEMORY_ACCESS_LOG_DAYS = env.int("OPENMEMORY_ACCESS_LOG_DAYS", default=90)
 # The environment variables the engine's configuration may read as "env:NAME", beside every *_API_KEY.
 OPENMEMORY_CONFIG_ENV = env.list("OPENMEMORY_CONFIG_ENV", default=[])
 # Without REDIS_URL the web process runs beat's periodic jobs itself (openmemory/beat.py); false: nobody does.

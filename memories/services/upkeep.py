@@ -1,13 +1,16 @@
 """Keeping rows, vectors, keyword documents and counts in step: repair and re-embedding (check_store, reembed).
 What is out of step is read by selectors.store_check."""
+from datetime import timedelta
 from typing import Callable
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from apps_registry.services import app_get_or_create
 from memories.engine import COLLECTION, get_engine
 from memories.engine.keywords import keywords_remove
-from memories.models import Memory, MemoryCount, MemoryVector
+from memories.models import Memory, MemoryAccessLog, MemoryCount, MemoryVector
 from memories.selectors import StoreReport
 from memories.services._change import changing
 
@@ -69,3 +72,20 @@ def memories_reembed(*, ids: list | None = None, progress: Progress = lambda n: 
             change.reembed.update((memory_id, vector) for (memory_id, _), vector in zip(batch, vectors))
         done, last_id = done + len(batch), batch[-1][0]
         progress(len(batch))
+
+
+_PRUNE_BATCH = 5000  # access-log rows a DELETE removes: short transactions, however much has piled up
+
+
+def memory_access_log_prune(*, now=None) -> int:
+    """The access log kept to its retention (OPENMEMORY_ACCESS_LOG_DAYS; 0 keeps it all): older entries removed, a
+    batch at a time. Returns how many."""
+    days = settings.OPENMEMORY_ACCESS_LOG_DAYS
+    if days <= 0:
+        return 0
+    cutoff, removed = (now or timezone.now()) - timedelta(days=days), 0
+    while True:
+        batch = list(MemoryAccessLog.objects.filter(accessed_at__lt=cutoff).values_list("id", flat=True)[:_PRUNE_BATCH])
+        if not batch:
+            return removed
+        removed += MemoryAccessLog.objects.filter(id__in=batch).delete()[0]

@@ -109,3 +109,29 @@ def test_check_store_sees_a_keyword_context_that_is_no_longer_true(alice, alice_
     assert store_check().unindexed == [str(three[1].id)]
     call_command("check_store", "--repair")
     assert store_check().clean
+
+
+def test_the_access_log_keeps_to_its_retention(alice, alice_app, alice_client, three, settings):
+    """Before: every read wrote a row (1,000 for a listing) and nothing pruned them."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from memories.models import MemoryAccessLog
+    from memories.services import memory_access_log_write
+    from memories.tasks import prune_access_log
+
+    settings.OPENMEMORY_ACCESS_LOG_DAYS = 30
+    memory_access_log_write(memories=three, app=alice_app, access_type="list")
+    old = list(MemoryAccessLog.objects.values_list("id", flat=True)[:2])
+    MemoryAccessLog.objects.filter(id__in=old).update(accessed_at=timezone.now() - timedelta(days=31))
+    assert prune_access_log() == 2
+    assert MemoryAccessLog.objects.count() == 1 and not MemoryAccessLog.objects.filter(id__in=old).exists()
+    # The per-memory log (what OpenMemory's UI shows) reads the retained entries.
+    kept = MemoryAccessLog.objects.get()
+    for memory in three:
+        shown = alice_client.get(f"/api/v1/memories/{memory.id}/access-log").json()
+        assert shown["total"] == (1 if memory.id == kept.memory_id else 0)
+    settings.OPENMEMORY_ACCESS_LOG_DAYS = 0  # kept for ever
+    MemoryAccessLog.objects.update(accessed_at=timezone.now() - timedelta(days=3650))
+    assert prune_access_log() == 0 and MemoryAccessLog.objects.get() == kept
