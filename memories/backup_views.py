@@ -1,3 +1,4 @@
+import re
 import tempfile
 from pathlib import Path
 
@@ -121,7 +122,8 @@ def _moved_in(user, upload) -> dict:
     """Another installation's file (an OpenMemory database, a mem0 export, JSONL, CSV) into the user's memories; its
     own name in what the sentences say."""
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / (Path(upload.name or "upload").name[-100:] or "upload")
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name or "").name)[-100:].lstrip(".")
+        path = Path(directory) / (name or "upload")
         with path.open("wb") as copy:
             for chunk in upload.chunks():
                 copy.write(chunk)

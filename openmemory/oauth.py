@@ -4,7 +4,7 @@ import hashlib
 import ipaddress
 import json
 import ssl
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
@@ -115,7 +115,9 @@ class RegistrationThrottle(SimpleRateThrottle):
         return settings.OAUTH_REGISTRATION_RATE
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        # The connection's address: DRF's get_ident would believe any X-Forwarded-For a client sends (behind a
+        # proxy, uvicorn's --proxy-headers puts the client's address here).
+        return self.cache_format % {"scope": self.scope, "ident": request.META.get("REMOTE_ADDR", "")}
 
 
 def _throttled(request):
@@ -223,7 +225,7 @@ class ConsentView(AuthorizationView):
             redirect_host=redirect.hostname or "", redirect_loopback=_loopback(redirect.hostname),
             mcp_user=mcp_user, mcp_url=resource[0] if resource else "",
             other_user=mcp_user is not None and mcp_user != signed_in,
-            switch_to=f"{reverse('login')}?next={self.request.get_full_path()}")
+            switch_to=f"{reverse('login')}?{urlencode({'next': self.request.get_full_path()})}")
         return context
 
 

@@ -10,6 +10,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
 from apps_registry.models import App
@@ -166,9 +167,10 @@ def test_the_backup_upload_takes_another_installations_files(alice, alice_client
                                     ("latin.jsonl", '{"text": "café"}'.encode("latin-1"), "is not UTF-8 text"),
                                     ("random.json", bytes(range(256)), "random.json is not JSON"),
                                     ("fake.db", b"SQLite format 3\x00" + b"\x00" * 200, "not an OpenMemory database")]:
-        (tmp_path / name).write_bytes(content)
-        with (tmp_path / name).open("rb") as upload:
-            refused = alice_client.post("/api/v1/backup/import", {"file": upload}, format="multipart")
+        (tmp_path / "sent").write_bytes(content)
+        with (tmp_path / "sent").open("rb") as upload:
+            refused = alice_client.post("/api/v1/backup/import", {"file": SimpleUploadedFile(name, upload.read())},
+                                        format="multipart")
         assert refused.status_code == 400 and sentence in refused.json()["detail"], (name, refused.content)
 
 

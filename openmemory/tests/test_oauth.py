@@ -282,5 +282,9 @@ def test_the_consent_page_says_what_a_person_approves(uvicorn_server, person, bo
         switch = re.search(r'<form method="post" action="([^"]+)">.*?name="next" value="([^"]+)"', page.text, re.S)
         out = browser.post(uvicorn_server + switch.group(1), data={**form_fields(page.text), "next": html.unescape(
             switch.group(2))})
-        assert out.status_code == 302 and out.headers["location"].startswith("/accounts/login/?next=/o/authorize/")
+        assert out.status_code == 302 and out.headers["location"].startswith("/accounts/login/?next=%2Fo%2Fauthorize%2F")
         assert browser.get(url).headers["location"].startswith("/accounts/login/")  # bob is signed out
+        login = browser.get(uvicorn_server + out.headers["location"])
+        back = browser.post(uvicorn_server + out.headers["location"], data={
+            **form_fields(login.text), "username": "alice", "password": PASSWORD})
+        assert back.status_code == 302 and back.headers["location"] == url.removeprefix(uvicorn_server)  # whole

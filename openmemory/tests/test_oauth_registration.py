@@ -47,6 +47,9 @@ def test_registrations_per_address_are_limited(client, settings):
     refused = register(client, GOOD)
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert "Too many registrations from this address" in refused.json()["error_description"]
+    spoofed = client.post("/o/register/", data=json.dumps(GOOD), content_type="application/json",
+                          REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.9.8.7")
+    assert spoofed.status_code == 429  # a header the client writes does not make it another address
     assert register(client, GOOD, address="127.0.0.2").status_code == 201  # another address is not held back
 
 
