@@ -1,6 +1,7 @@
 """mem0's platform API, served by us under /mem0/: what mem0's own SDK (`MemoryClient(api_key=<token>,
-host="http://<server>/mem0")`, Python and npm) and the frameworks built on it call. The same services, access rules,
-access log and history as REST and MCP; the token's user is the caller, and a user_id it may not act for is a 403.
+host="http://<server>/mem0")`, Python and npm) and the frameworks built on it call. The same services and history
+as REST and MCP; like REST, it acts as the token's user (not as one of their apps: no app's access rules, no access
+log), and a user_id the token may not act for is a 403.
 
 A memory's mem0 fields map onto ours: user_id -> its owner, app_id -> its app, agent_id and run_id -> its metadata."""
 from django.core.exceptions import ValidationError as DjangoValidationError
