@@ -21,6 +21,7 @@ from memories.archive import read_archive, validated_document
 from memories.models import Memory, MemoryAccessLog
 from memories.services.backup import memories_import_document
 from openmemory.errors import ApplicationError
+from openmemory.services import user_get_or_create
 
 User = get_user_model()
 KINDS = ("openmemory-db", "openmemory-zip", "mem0-export", "mem0-history", "jsonl", "csv")
@@ -265,7 +266,7 @@ def memories_move_in(*, source: Source, owners: str = "match", into=None, progre
         summary.read += len(document["memories"])
         user = into or User.objects.filter(username=name).first()
         if user is None and owners == "create":
-            user = User.objects.create_user(username=name)
+            user = user_get_or_create(username=name)  # the one rule for user ids: a bad name is refused
         if user is None:
             summary.skipped.append((f"{len(document['memories'])} memories of {name!r}",
                                     "no user of that name here (--owners create makes one, --into picks one)"))
