@@ -61,35 +61,37 @@ MAX_NAME_LENGTH = 200
 MAX_LIST_ITEMS = 10
 
 
-def registration_problem(body: bytes) -> str | None:
-    """Why this client metadata document may not be registered (or replace a registration); None when it may."""
+def registration_problem(body: bytes) -> tuple[str, str] | None:
+    """(RFC 7591's error code, a sentence) for why this client metadata document may not be registered (or replace a
+    registration); None when it may."""
+    metadata_error = "invalid_client_metadata"
     if len(body) > MAX_REGISTRATION_BYTES:
-        return f"The registration is larger than {MAX_REGISTRATION_BYTES // 1024} KB."
+        return metadata_error, f"The registration is larger than {MAX_REGISTRATION_BYTES // 1024} KB."
     try:
         metadata = json.loads(body or b"{}")
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
-        return "The registration is not valid JSON."
+        return metadata_error, "The registration is not valid JSON."
     if not isinstance(metadata, dict):
-        return "The registration must be a JSON object."
+        return metadata_error, "The registration must be a JSON object."
     uris = metadata.get("redirect_uris")
     if not isinstance(uris, list) or not uris:
-        return "redirect_uris must be a non-empty list."
+        return "invalid_redirect_uri", "redirect_uris must be a non-empty list."
     if len(uris) > MAX_REDIRECT_URIS:
-        return f"A client may register at most {MAX_REDIRECT_URIS} redirect_uris."
+        return "invalid_redirect_uri", f"A client may register at most {MAX_REDIRECT_URIS} redirect_uris."
     for name, value in metadata.items():
         limit = MAX_NAME_LENGTH if name == "client_name" else MAX_URI_LENGTH
         items = value if isinstance(value, list) else [value]
         if isinstance(value, list) and len(value) > MAX_LIST_ITEMS:
-            return f"{name} may hold at most {MAX_LIST_ITEMS} items."
+            return metadata_error, f"{name} may hold at most {MAX_LIST_ITEMS} items."
         if any(isinstance(item, (dict, list)) for item in items):
-            return f"{name} must be a string, a number, a boolean or a list of those."
+            return metadata_error, f"{name} must be a string, a number, a boolean or a list of those."
         if any(isinstance(item, str) and len(item) > limit for item in items):
-            return f"{name} is longer than {limit} characters."
+            return metadata_error, f"{name} is longer than {limit} characters."
         if any(isinstance(item, str) and "\x00" in item for item in items):
-            return f"{name} contains a NUL character."
+            return metadata_error, f"{name} contains a NUL character."
     for uri in uris:
         if problem := redirect_uri_problem(uri):
-            return problem
+            return "invalid_redirect_uri", problem
     return None
 
 
@@ -102,8 +104,8 @@ def _refused(description: str, *, error: str = "invalid_client_metadata", status
 
 def _registration_refusal(body: bytes):
     if problem := registration_problem(body):
-        return _refused(problem, error="invalid_redirect_uri" if "redirect_uri" in problem and "list" not in problem
-                        else "invalid_client_metadata")
+        error, sentence = problem
+        return _refused(sentence, error=error)
     return None
 
 
