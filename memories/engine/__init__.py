@@ -6,6 +6,7 @@ saved by the web process reaches workers on their next operation. mem0's and its
 become our error classes there. What the rest of the code needs without an engine (payload keys, the
 fusion of search scores, provider names) lives here and imports nothing heavy.
 """
+import importlib
 import logging
 import sys
 import threading
@@ -86,13 +87,36 @@ def canonical_provider(kind: str, name) -> str | None:
     return {squashed(known): known for known in supported_providers()[kind]}.get(squashed(name))
 
 
+def _missing_package(name: str, provider: str) -> str | None:
+    """Why this provider cannot run here: mem0's module for it needs a package that is not installed (found by
+    importing that module, as building the engine would); None when it can."""
+    from mem0.utils.factory import EmbedderFactory, LlmFactory, VectorStoreFactory
+
+    table = {"llm": LlmFactory, "embedder": EmbedderFactory, "vector_store": VectorStoreFactory}[name].provider_to_class
+    entry = table.get(provider)
+    if entry is None:
+        return None
+    try:
+        importlib.import_module((entry[0] if isinstance(entry, tuple) else entry).rsplit(".", 1)[0])
+    except ImportError as exc:
+        missing = f" ({exc.name})" if exc.name else ""
+        return (f"The {provider} {name.replace('_', ' ')} needs a Python package that is not installed on this "
+                f"server{missing}: {str(exc).splitlines()[0]} Install it where the server runs, or pick another "
+                "provider.")
+    return None
+
+
 def section_problem(name: str, section: dict) -> str | None:
-    """Why mem0 would refuse this provider's settings (checked without building a client), or None."""
+    """Why mem0 would refuse this provider's settings (checked without building a client), or why it cannot run
+    here (a package it needs is not installed), or None."""
     load_mem0()
     from mem0.configs.embeddings.base import BaseEmbedderConfig
     from mem0.utils.factory import LlmFactory
 
     provider, config = canonical_provider(name, section.get("provider")), section.get("config") or {}
+    local = (name == "embedder" and is_local_embedder(section)) or (name == "vector_store" and provider == DATABASE_STORE)
+    if not local and (missing := _missing_package(name, provider)):
+        return missing
     try:
         if name == "llm":
             LlmFactory.provider_to_class[provider][1](**config)

@@ -98,3 +98,15 @@ def test_provider_settings_mem0_would_refuse_are_a_400(staff_client):
 def test_an_unset_section_is_a_404(staff_client):
     response = staff_client.get("/api/v1/config/mem0/vector_store")
     assert response.status_code == 404 and "default" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("section, provider", [("embedder", "ollama"), ("llm", "anthropic")])
+def test_a_provider_whose_package_is_not_installed_is_refused_before_it_is_saved(staff_client, alice_client, section,
+                                                                                   provider):
+    """Before: choosing the Ollama embedder answered 200, and every create afterwards a 503 (an ImportError)."""
+    before = staff_client.get("/api/v1/config").json()
+    refused = staff_client.put(f"/api/v1/config/mem0/{section}", {"provider": provider, "config": {}}, format="json")
+    assert refused.status_code == 400
+    assert f"The {provider} {section} needs a Python package that is not installed" in refused.json()["detail"]
+    assert staff_client.get("/api/v1/config").json() == before
+    assert alice_client.post("/api/v1/memories/", {"text": "still works", "infer": False}, format="json").status_code == 201
