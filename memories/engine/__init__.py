@@ -103,6 +103,9 @@ def _missing_package(name: str, provider: str) -> str | None:
         return (f"The {provider} {name.replace('_', ' ')} needs a Python package that is not installed on this "
                 f"server{missing}: {str(exc).splitlines()[0]} Install it where the server runs, or pick another "
                 "provider.")
+    except Exception as exc:  # a package that is there but does not load: the engine could not build either
+        return (f"The {provider} {name.replace('_', ' ')} cannot be loaded on this server ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}).")
     return None
 
 
