@@ -70,6 +70,14 @@ class Mem0View(APIView):
         memories = Memory.objects.filter(owner=user, state__in=VISIBLE)
         return user, memories.filter(id__in=Memory.objects.filter(parsed.q).values("id"))
 
+    def own_many(self, memory_ids: list) -> list[Memory]:
+        """The caller's memories with these ids, in this order, in one query; 404 naming the first that is not."""
+        found = {str(m.id): m for m in Memory.objects.select_related("owner", "app").filter(
+            owner=self.request.user, state__in=VISIBLE, id__in=[parse_uuid(str(i)) for i in memory_ids])}
+        if missing := next((i for i in memory_ids if str(parse_uuid(str(i))) not in found), None):
+            raise NotFound(f"No memory with id {str(missing)[:64]!r}.")
+        return [found[str(parse_uuid(str(i)))] for i in memory_ids]
+
     def own(self, memory_id) -> Memory:
         memory = (Memory.objects.select_related("owner", "app").with_categories()
                   .filter(id=parse_uuid(str(memory_id)), owner=self.request.user, state__in=VISIBLE).first()
@@ -155,30 +163,30 @@ class GetAll(Mem0View):
 class Search(Mem0View):
     def post(self, request):
         data = self.body()
+        return Response({"results": self.search(data, data.get("filters"), data.get("top_k", 10))})
+
+    def search(self, data: dict, filters, top_k) -> list[dict]:
+        """The one search within the filters, best first, each hit with its score."""
         query = data.get("query")
         if not isinstance(query, str) or not query.strip():
             _problem("query must be a non-empty string.")
         if "\x00" in query:
             _problem("query contains a NUL character.")
-        top_k, threshold = data.get("top_k", 10), data.get("threshold")
+        threshold = data.get("threshold")
         if not isinstance(top_k, int) or not 1 <= top_k <= 100:
             _problem("top_k is a whole number between 1 and 100.")
         if threshold is not None and not isinstance(threshold, (int, float)):
             _problem("threshold is a number between 0 and 1.")
-        user, memories = self.filtered(data.get("filters"))
+        user, memories = self.filtered(filters)
         try:
             found = services.memory_search(user=user, query=query, limit=top_k,
                                            allowed=memories.filter(state=Memory.State.ACTIVE))
         except DjangoValidationError as exc:
             _problem(f"filters: {exc.messages[0]}")
-        owners = {user.pk: user}
-        return Response({"results": [mem0_json(_with_owner(m, owners), score=round(hit.score, 4)) for m, hit in found
-                                     if threshold is None or hit.score >= threshold]})
-
-
-def _with_owner(memory: Memory, owners: dict) -> Memory:
-    memory.owner = owners[memory.owner_id]  # the search's rows come without their owner: it is the one user
-    return memory
+        for memory, _ in found:
+            memory.owner = user  # the search's rows come without their owner: it is the one user
+        return [mem0_json(memory, score=round(hit.score, 4)) for memory, hit in found
+                if threshold is None or hit.score >= threshold]
 
 
 class Detail(Mem0View):
@@ -261,15 +269,15 @@ class Batch(Mem0View):
     def put(self, request):
         items = _batch(request.data, need_text=True)
         with transaction.atomic():
-            memories = [self.own(item["memory_id"]) for item in items]
-            for memory, item in zip(memories, items):
+            for memory, item in zip(self.own_many([item["memory_id"] for item in items]), items):
                 services.memory_update(memory=memory, text=item["text"], actor=request.user)
         return Response({"message": f"Successfully updated {len(items)} memories."})
 
     def delete(self, request):
         items = _batch(request.data, need_text=False)
-        memories = Memory.objects.filter(owner=request.user, id__in=[self.own(i["memory_id"]).id for i in items])
-        count = services.memories_set_state(memories=memories, state=Memory.State.DELETED, actor=request.user)
+        ids = [memory.id for memory in self.own_many([item["memory_id"] for item in items])]
+        count = services.memories_set_state(memories=Memory.objects.filter(id__in=ids), state=Memory.State.DELETED,
+                                            actor=request.user)
         return Response({"message": f"Successfully deleted {count} memories."})
 
 
@@ -312,7 +320,8 @@ def not_served(request, *args, **kwargs):
 
 # mem0's self-hosted server (its repository's server/): the shape the adapters written for it call, under
 # /mem0-server/, with its key in X-API-Key. Entities in the body or query (user_id, agent_id, run_id), not filters.
-class ServerView(Mem0View):
+class ServerView:
+    """Mixed in before a platform view: the key in X-API-Key, and entities named outright."""
     authentication_classes = [ApiKeyHeaderAuthentication, *api_settings.DEFAULT_AUTHENTICATION_CLASSES]
 
     def entities(self, source) -> dict:
@@ -328,11 +337,10 @@ def _oss_json(memory: Memory, **extra) -> dict:
                                        "created_at", "updated_at", *extra)}
 
 
-class ServerMemories(ServerView):
+class ServerMemories(ServerView, Add):
     def post(self, request):
-        data = self.body()
-        self.entities(data)
-        return Add.post(self, request)
+        self.entities(self.body())
+        return super().post(request)
 
     def get(self, request):
         _, memories = self.filtered(self.entities(request.query_params))
@@ -345,7 +353,7 @@ class ServerMemories(ServerView):
         return Response({"message": "All relevant memories deleted"})
 
 
-class ServerMemory(ServerView):
+class ServerMemory(ServerView, Mem0View):
     def get(self, request, memory_id):
         return Response(_oss_json(self.own(memory_id)))
 
@@ -364,21 +372,18 @@ class ServerMemory(ServerView):
         return Response({"message": "Memory deleted successfully"})
 
 
-class ServerHistory(ServerView):
-    def get(self, request, memory_id):
-        return History.get(self, request, memory_id)
+class ServerHistory(ServerView, History):
+    pass
 
 
-class ServerSearch(ServerView):
+class ServerSearch(ServerView, Search):
     def post(self, request):
         data = self.body()
         named = {key: data[key] for key in ("user_id", "agent_id", "run_id") if data.get(key)}
         filters = data.get("filters") or {}
         if not isinstance(filters, dict):
             _problem("filters must be an object.")
-        request.data.update({"filters": {"AND": [named, filters]} if named and filters else (named or filters),
-                             "top_k": data.get("top_k", data.get("limit", 10))})
-        answer = Search.post(self, request)
-        answer.data["results"] = [{key: value for key, value in hit.items() if key not in ("app_id", "state")}
-                                  for hit in answer.data["results"]]
-        return answer
+        hits = self.search(data, {"AND": [named, filters]} if named and filters else (named or filters),
+                           data.get("top_k", data.get("limit", 10)))
+        return Response({"results": [{key: value for key, value in hit.items() if key not in ("app_id", "state")}
+                                     for hit in hits]})
