@@ -233,11 +233,12 @@ class _Importer:
         mapped = [(row, self.final_ids.get(row["memory_id"], row["memory_id"])) for row in rows]
         present = set(Memory.objects.filter(owner=self.user, id__in=[i for _, i in mapped]).values_list("id", flat=True))
         kept = [(row, memory_id) for row, memory_id in mapped if memory_id in present]
-        MemoryStatusHistory.objects.bulk_create([
-            MemoryStatusHistory(id=row["id"], memory_id=memory_id, old_state=row.get("old_state"),
-                                new_state=row["new_state"], changed_by=self.user)
-            for row, memory_id in kept
-        ], ignore_conflicts=True)
-        for row, memory_id in kept:  # the time it happened, not the time of the import (auto_now_add set that)
-            if row.get("changed_at"):
-                MemoryStatusHistory.objects.filter(id=row["id"], memory_id=memory_id).update(changed_at=row["changed_at"])
+        rows = [MemoryStatusHistory(id=row["id"], memory_id=memory_id, old_state=row.get("old_state"),
+                                    new_state=row["new_state"], changed_by=self.user) for row, memory_id in kept]
+        MemoryStatusHistory.objects.bulk_create(rows, ignore_conflicts=True)
+        # The time it happened, not the time of the import (which auto_now_add gave the rows): one UPDATE a batch,
+        # and only for this user's memories (an id another user's row holds was left alone above).
+        when = {row["id"]: row["changed_at"] for row, _ in kept if row.get("changed_at")}
+        ours = MemoryStatusHistory.objects.filter(id__in=when, memory__owner=self.user).values_list("id", flat=True)
+        MemoryStatusHistory.objects.bulk_update([MemoryStatusHistory(id=i, changed_at=when[i]) for i in ours],
+                                                ["changed_at"], batch_size=500)

@@ -302,9 +302,9 @@ def _access_logs(user, rows: list[dict], final_ids: dict) -> int:
     existing = set(MemoryAccessLog.objects.filter(id__in=[e.id for _, e in entries]).values_list("id", flat=True))
     new = [(row, entry) for row, entry in entries if uuid.UUID(str(entry.id)) not in existing]
     MemoryAccessLog.objects.bulk_create([entry for _, entry in new])
-    for row, entry in new:  # the time of the read, not of the import (auto_now_add set that)
-        if row["accessed_at"]:
-            MemoryAccessLog.objects.filter(id=entry.id).update(accessed_at=row["accessed_at"])
+    for row, entry in new:  # the time of the read, not of the import (auto_now_add set that): one UPDATE a batch
+        entry.accessed_at = row["accessed_at"] or entry.accessed_at
+    MemoryAccessLog.objects.bulk_update([entry for _, entry in new], ["accessed_at"], batch_size=500)
     return len(new)
 
 
