@@ -19,8 +19,8 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.views import (AuthorizationView, DynamicClientRegistrationManagementView,
                                    DynamicClientRegistrationView)
-from redis.exceptions import RedisError
-from rest_framework.throttling import SimpleRateThrottle
+
+from openmemory.throttling import FailOpenThrottle
 
 LOOPBACK_HOSTS = {"localhost"}
 MCP_SCOPE = "memories"
@@ -109,7 +109,7 @@ def _registration_refusal(body: bytes):
     return None
 
 
-class RegistrationThrottle(SimpleRateThrottle):
+class RegistrationThrottle(FailOpenThrottle):
     """Registrations per client address (OAUTH_REGISTRATION_RATE); with the cache away, unmetered."""
     scope = "oauth-registration"
 
@@ -124,11 +124,7 @@ class RegistrationThrottle(SimpleRateThrottle):
 
 def _throttled(request):
     throttle = RegistrationThrottle()
-    try:
-        allowed = throttle.allow_request(request, None)
-    except (RedisError, OSError):
-        return None
-    if allowed:
+    if throttle.allow_request(request, None):
         return None
     wait = max(1, int(throttle.wait() or 1))
     return _refused(f"Too many registrations from this address: try again in {wait} s.", error="slow_down",

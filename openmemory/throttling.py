@@ -3,7 +3,7 @@ import math
 
 from django.conf import settings
 from redis.exceptions import RedisError
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -13,15 +13,9 @@ def throttled_sentence(wait: float) -> str:
             f"tool calls together); try again in {max(1, math.ceil(wait))} s.")
 
 
-class ApiUserThrottle(UserRateThrottle):
-    """Requests per user (what a token acts as); the rate is read from settings when a request comes.
-
-    The counts live in the cache (Redis in production). When the cache is away the request goes through
-    unmetered, with a log line: a rate limit must not take the API down with it.
-    """
-
-    def get_rate(self):
-        return settings.API_THROTTLE_RATE
+class FailOpenThrottle(SimpleRateThrottle):
+    """The counts live in the cache (Redis in production). When the cache is away the request goes through
+    unmetered, with a log line: a rate limit must not take the API down with it."""
 
     def allow_request(self, request, view):
         try:
@@ -29,6 +23,13 @@ class ApiUserThrottle(UserRateThrottle):
         except (RedisError, OSError) as exc:
             logger.warning("rate limit not checked: the cache is unavailable (%s)", type(exc).__name__)
             return True
+
+
+class ApiUserThrottle(FailOpenThrottle, UserRateThrottle):
+    """Requests per user (what a token acts as); the rate is read from settings when a request comes."""
+
+    def get_rate(self):
+        return settings.API_THROTTLE_RATE
 
 
 class _UserCalls(ApiUserThrottle):
