@@ -1,5 +1,8 @@
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps_registry.models import AccessControl, App, ArchivePolicy
 from apps_registry.services import app_set_active
@@ -19,8 +22,32 @@ class AppAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "owner__username"]
     list_select_related = ["owner"]
-    readonly_fields = ["is_active", "created_at", "updated_at"]
+    readonly_fields = ["is_active", "pause_or_resume", "memories_link", "created_at", "updated_at"]
     actions = ["pause", "resume"]
+
+    @admin.display(description="memories")
+    def memories_link(self, app):
+        if app.pk is None:
+            return "-"
+        url = reverse("admin:memories_memory_changelist") + f"?app__id__exact={app.pk}"
+        return format_html('<a href="{}">Its {} memories</a>', url, Memory.objects.live().filter(app=app).count())
+
+    @admin.display(description="pause")
+    def pause_or_resume(self, app):
+        if app.pk is None:
+            return "-"
+        if app.is_active:
+            return format_html('<input type="submit" name="_pause" value="Pause this app"> It can then neither read '
+                               "nor add memories.")
+        return format_html('<input type="submit" name="_resume" value="Resume this app">')
+
+    def response_change(self, request, obj):
+        for button, is_active in (("_pause", False), ("_resume", True)):
+            if button in request.POST:
+                app_set_active(app=obj, is_active=is_active)
+                self.message_user(request, f"{app_label(obj)} {'resumed' if is_active else 'paused'}.", messages.SUCCESS)
+                return redirect(request.path)
+        return super().response_change(request, obj)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(memory_count=Count("memories"))

@@ -78,3 +78,13 @@ def access_rules(*, app: App) -> QuerySet[AccessControl]:
 
 def archive_policies(*, user: AbstractUser) -> QuerySet[ArchivePolicy]:
     return ArchivePolicy.objects.filter(owner=user).order_by("created_at")
+
+
+def apps_with_use(*, user: AbstractUser) -> QuerySet[App]:
+    """The user's apps with their figures and when each last read and last added a memory: one query."""
+    def latest(rows: QuerySet, column: str):
+        return Subquery(rows.values("app_id").annotate(at=Max(column)).values("at")[:1])
+
+    return apps_with_counts(user=user).annotate(
+        last_accessed=latest(MemoryAccessLog.objects.filter(app_id=OuterRef("id")), "accessed_at"),
+        last_added=latest(Memory.objects.live().filter(app_id=OuterRef("id")), "created_at")).order_by("name")

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, FloatField, Q, Value, When
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -22,7 +22,7 @@ from memories.services import memories_recategorize, taxonomy
 from memories.config import DEFAULT_CONFIG, is_local_embedder
 from memories.models import Category, Config, Memory, MemoryAccessLog, MemoryChange, MemoryStatusHistory
 from memories.rules import memory_text_check, metadata_check
-from memories.selectors import CONFIG_KEY, RELATED, config_current, memories_related, memory_ids_by_relevance
+from memories.selectors import CONFIG_KEY, RELATED, config_current, memories_by_relevance, memories_related
 from openmemory.errors import ApplicationError
 
 _SHOWN_ROWS = 50
@@ -124,10 +124,22 @@ class MemoryAdmin(admin.ModelAdmin):
         matched, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if not search_term.strip():
             return matched, may_have_duplicates
-        ranked = memory_ids_by_relevance(query=search_term, memories=queryset)
-        rank = Case(*[When(pk=pk, then=Value(i)) for i, pk in enumerate(ranked)], default=Value(len(ranked)))
-        found = queryset.filter(Q(pk__in=matched.values("pk")) | Q(pk__in=ranked)).annotate(search_rank=rank)
+        ranked = memories_by_relevance(query=search_term, memories=queryset)
+        rank = Case(*[When(pk=pk, then=Value(i)) for i, (pk, _) in enumerate(ranked)], default=Value(len(ranked)))
+        score = Case(*[When(pk=pk, then=Value(s)) for pk, s in ranked], default=Value(None), output_field=FloatField())
+        found = (queryset.filter(Q(pk__in=matched.values("pk")) | Q(pk__in=[pk for pk, _ in ranked]))
+                 .annotate(search_rank=rank, search_score=score))
         return found, may_have_duplicates
+
+    def get_list_display(self, request):
+        if request.GET.get("q", "").strip():  # a search: its score beside each hit
+            return ["short_content", "score", *self.list_display[1:]]
+        return self.list_display
+
+    @admin.display(description="score", ordering="search_rank")
+    def score(self, memory):
+        value = getattr(memory, "search_score", None)
+        return "text" if value is None else f"{value:.3f}"
 
     def get_changelist(self, request, **kwargs):
         return _RankedChangeList
@@ -268,7 +280,7 @@ class ConfigAdmin(admin.ModelAdmin):
             form = ConfigDocumentForm(request.POST)
             if form.is_valid():
                 try:
-                    saved = services.config_save(document=form.cleaned_data["document"], replace=True)
+                    saved = services.config_save(document=form.cleaned_data["document"], replace=True, probe=True)
                 except ApplicationError as exc:
                     form.add_error("document", exc.message)
                 else:

@@ -78,9 +78,12 @@ class MemoryFilters:
     from_date: datetime | None = None
     to_date: datetime | None = None
     show_archived: bool = False
+    states: tuple = ()  # only these states (never deleted); empty: every state but the hidden ones
 
     @property
     def hidden_states(self) -> list[str]:
+        if self.states:
+            return [state for state in Memory.State.values if state not in self.states or state == Memory.State.DELETED]
         return [Memory.State.DELETED] if self.show_archived else [Memory.State.DELETED, Memory.State.ARCHIVED]
 
     @property
@@ -158,11 +161,15 @@ def _matches(*, owner: AbstractUser, memories: QuerySet[Memory], query: str, lim
 
 
 def _searched(user, memories: QuerySet[Memory], query: str, sort_column: str | None, sort_direction: str) -> list:
-    ids = [hit.id for hit in _matches(owner=user, memories=memories, query=query, limit=SEARCHED)]
+    hits = _matches(owner=user, memories=memories, query=query, limit=SEARCHED)
+    scores = {uuid.UUID(str(hit.id)): hit.score for hit in hits}
+    ids = [hit.id for hit in hits]
     ids += [str(i) for i in memories.filter(content__icontains=query).exclude(id__in=ids)
             .order_by("-created_at").values_list("id", flat=True)[:SEARCHED]]
     found = memories.select_related("app").with_categories().in_bulk(ids)
     ranked = [found[i] for i in map(uuid.UUID, ids) if i in found]
+    for memory in ranked:  # the search's score, for pages that show it; None for a match by the text as typed
+        memory.score = scores.get(memory.pk)
     if not sort_column:
         return ranked
     value = {"memory": lambda m: m.content, "app_name": lambda m: m.app.name, "created_at": lambda m: m.created_at,
@@ -201,14 +208,19 @@ def memory_access_logs(*, memory: Memory) -> QuerySet:
 STAFF_SEARCH_OWNERS = 50
 
 
-def memory_ids_by_relevance(*, query: str, memories: QuerySet[Memory], limit: int = 50) -> list[uuid.UUID]:
+RELEVANT_SHARE = 0.5  # staff's search keeps hits scoring at least this share of the best one: no tail of weak matches
+
+
+def memories_by_relevance(*, query: str, memories: QuerySet[Memory], limit: int = 50) -> list[tuple[uuid.UUID, float]]:
     """Staff's search over many users' memories (the admin): each owner's share of `memories` searched as a
-    listing's search is, the hits of all owners merged by score; ids, best first."""
+    listing's search is, the hits of all owners merged by score; (id, score), best first, down to RELEVANT_SHARE
+    of the best score."""
     hits = []
     for owner in get_user_model().objects.filter(pk__in=memories.values("owner"))[:STAFF_SEARCH_OWNERS]:
         hits += _matches(owner=owner, memories=memories.filter(owner=owner), query=query, limit=limit)
     hits.sort(key=lambda hit: -hit.score)
-    return [uuid.UUID(str(hit.id)) for hit in hits[:limit]]
+    floor = hits[0].score * RELEVANT_SHARE if hits else 0.0
+    return [(uuid.UUID(str(hit.id)), hit.score) for hit in hits[:limit] if hit.score >= floor]
 
 
 RELATED = 5  # related memories a memory's admin page lists

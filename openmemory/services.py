@@ -117,3 +117,16 @@ def oauth_clients_unused_delete() -> int:
         | Exists(get_refresh_token_model().objects.filter(application=OuterRef("pk"))))
     _, by_model = unused.delete()
     return by_model.get(Application._meta.label, 0)
+
+
+@transaction.atomic
+def oauth_client_disconnect(*, user: AbstractUser, application_id) -> int:
+    """Cut an OAuth client off from the user's memories: its access and refresh tokens and pending codes for this
+    user go (the client's registration stays; it must ask the user again). Returns how many tokens went."""
+    AccessToken, RefreshToken, Grant = get_access_token_model(), get_refresh_token_model(), get_grant_model()
+    tokens = AccessToken.objects.filter(user=user, application_id=application_id)
+    if not tokens.exists():
+        raise NotFound("No client with that id is connected.")
+    RefreshToken.objects.filter(user=user, application_id=application_id).delete()
+    Grant.objects.filter(user=user, application_id=application_id).delete()
+    return tokens.delete()[1].get(AccessToken._meta.label, 0)

@@ -247,7 +247,8 @@ API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/min")
 # MCP clients connect by OAuth 2.1 (the MCP authorization spec): django-oauth-toolkit is the authorization server;
 # people sign in with Django's login and approve each client once. Static API tokens keep working beside it.
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/o/authorized_tokens/"  # signed in without an OAuth request under way: the connected clients
+LOGIN_REDIRECT_URL = "/dashboard/"  # signed in without an OAuth request under way: the user's own pages
+LOGOUT_REDIRECT_URL = "login"
 OAUTH2_PROVIDER = {
     "SCOPES": {"memories": "read and write your memories"},
     "DEFAULT_SCOPES": ["memories"],

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("openmemory.dashboard.urls")),  # every signed-in user's own pages
     path("api/v1/me", views.Me.as_view(), name="me"),
     path("api/v1/", include("openmemory.api_urls")),
     path("mem0/", include("memories.mem0_urls")),  # mem0's platform API, for its SDK and what is built on it

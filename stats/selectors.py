@@ -3,11 +3,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
 from django.db.models import Count, Max, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps_registry.models import App
 from apps_registry.selectors import apps_with_counts
-from memories.models import Memory
+from memories.models import Memory, MemoryAccessLog
 from memories.selectors import (MemoryFilters, memories_to_categorize, memory_list, memory_state_counts,
                                 store_check)
 from openmemory.health import redis_ok, workers_answering
@@ -58,3 +59,25 @@ def _store_drift() -> dict:
     except NotImplementedError as exc:
         return {"at": timezone.now(), "unsupported": str(exc)}
     return {"at": timezone.now(), "clean": report.clean, "counts": report.counts()}
+
+
+def memories_added_by_day(*, user: AbstractUser, since) -> list[tuple]:
+    """(day, app name, how many of the user's memories not deleted were added that day by that app) from `since`
+    on, oldest first: one query, grouped in the database."""
+    rows = (Memory.objects.live().filter(owner=user, created_at__gte=since)
+            .annotate(day=TruncDate("created_at")).values("day", "app__name").annotate(n=Count("id"))
+            .order_by("day", "app__name"))
+    return [(row["day"], row["app__name"], row["n"]) for row in rows]
+
+
+def recent_activity(*, user: AbstractUser, limit: int = 15) -> list[dict]:
+    """What the user's apps did lately, newest first: memories they added, and their searches and listings (one
+    entry a read, with how many memories it returned). Two queries."""
+    added = [{"at": memory.created_at, "app": memory.app.name, "kind": "added", "memory": memory}
+             for memory in Memory.objects.live().filter(owner=user).select_related("app").order_by("-created_at")[:limit]]
+    reads = (MemoryAccessLog.objects.filter(app__owner=user)
+             .values("accessed_at", "app__name", "access_type", "metadata").annotate(n=Count("id"))
+             .order_by("-accessed_at")[:limit])
+    read = [{"at": row["accessed_at"], "app": row["app__name"], "kind": row["access_type"], "count": row["n"],
+             "query": (row["metadata"] or {}).get("query", "")} for row in reads]
+    return sorted(added + read, key=lambda entry: entry["at"], reverse=True)[:limit]

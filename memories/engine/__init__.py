@@ -6,6 +6,7 @@ saved by the web process reaches workers on their next operation. mem0's and its
 become our error classes there. What the rest of the code needs without an engine (payload keys, the
 fusion of search scores, provider names) lives here and imports nothing heavy.
 """
+import functools
 import importlib
 import logging
 import sys
@@ -107,6 +108,15 @@ def _missing_package(name: str, provider: str) -> str | None:
         return (f"The {provider} {name.replace('_', ' ')} cannot be loaded on this server ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}).")
     return None
+
+
+@functools.cache
+def installed_providers(kind: str) -> tuple[str, ...]:
+    """The providers of this kind ("llm", "embedder", "vector_store") whose packages are installed here: the ones a
+    configuration form offers. Read once a process (each check imports the provider's module)."""
+    load_mem0()
+    ours = {LOCAL_EMBEDDER, DATABASE_STORE}
+    return tuple(name for name in supported_providers()[kind] if name in ours or _missing_package(kind, name) is None)
 
 
 def section_problem(name: str, section: dict) -> str | None:

@@ -8,18 +8,40 @@ from django.db import transaction
 from memories.config import (CONFIG_KEY, DEFAULT_CONFIG, config_current, deep_merge, embedder_dims, env_reference_problem,
                              with_defaults)
 from memories.engine import canonical_provider, get_engine, section_problem, supported_providers
+from memories.engine.core import Engine
 from memories.models import Config, MemoryVector
 from openmemory.errors import ApplicationError, Conflict
 from openmemory.logs import redact
 
 
-@transaction.atomic
-def config_save(*, document: dict, replace: bool = False, allow_dimension_change: bool = False) -> Config:
+def config_save(*, document: dict, replace: bool = False, allow_dimension_change: bool = False,
+                probe: bool = False) -> Config:
     """Store the engine's configuration (merged into what is stored unless `replace`); raises the version.
 
     An embedder of another vector size would leave every stored vector unsearchable: that change is refused
-    here and made by `manage.py reembed --embedder`, which re-embeds everything after it.
+    here and made by `manage.py reembed --embedder`, which re-embeds everything after it. With `probe`, a new
+    embedder or LLM must first answer one tiny call (outside the transaction: a slow provider holds no lock).
     """
+    if probe:
+        stored = Config.objects.filter(key=CONFIG_KEY).values_list("value", flat=True).first() or {}
+        _probe(document if replace else deep_merge(stored, document), stored)
+    return _save(document=document, replace=replace, allow_dimension_change=allow_dimension_change)
+
+
+def _probe(value: dict, stored: dict) -> None:
+    new, old = with_defaults(value)["mem0"], with_defaults(stored)["mem0"]
+    if config_problems(value) or (new["embedder"] == old["embedder"] and new["llm"] == old["llm"]):
+        return  # the save says what is wrong; or nothing a call would check has changed
+    try:
+        checks = _checks(Engine(with_defaults(value)), with_defaults(value))
+    except ApplicationError as exc:
+        checks = [_failed("engine", exc)]
+    if failed := [check.sentence for check in checks if not check.ok]:
+        raise ApplicationError(" ".join(failed) + " Nothing was saved: fix the settings, or start the provider.")
+
+
+@transaction.atomic
+def _save(*, document: dict, replace: bool, allow_dimension_change: bool) -> Config:
     row, _ = Config.objects.select_for_update().get_or_create(key=CONFIG_KEY, defaults={"value": {}})
     value = document if replace else deep_merge(row.value, document)
     if problems := config_problems(value):
@@ -45,17 +67,20 @@ class ConfigCheck:
 def config_check() -> list[ConfigCheck]:
     """One tiny call to the configured embedder and one to the LLM (if any), each reported in a sentence: what
     answered and how fast, or what went wrong (the provider's own words, secrets masked)."""
-
-    def failed(part: str, exc: Exception) -> ConfigCheck:
-        cause = exc.__cause__ or exc
-        words = redact(str(cause).strip().splitlines()[0] if str(cause).strip() else "no message")[:300]
-        return ConfigCheck(part, False, f"The {part} failed: {type(cause).__name__}: {words}")
-
     try:
         engine = get_engine()
     except ApplicationError as exc:
-        return [failed("engine", exc)]
-    _, document = config_current()
+        return [_failed("engine", exc)]
+    return _checks(engine, config_current()[1])
+
+
+def _failed(part: str, exc: Exception) -> ConfigCheck:
+    cause = exc.__cause__ or exc
+    words = redact(str(cause).strip().splitlines()[0] if str(cause).strip() else "no message")[:300]
+    return ConfigCheck(part, False, f"The {part} failed: {type(cause).__name__}: {words}")
+
+
+def _checks(engine, document: dict) -> list[ConfigCheck]:
     embedder, llm = document["mem0"]["embedder"], document["mem0"]["llm"]
     checks = []
     started = time.perf_counter()
@@ -65,7 +90,7 @@ def config_check() -> list[ConfigCheck]:
                                   f"{(embedder.get('config') or {}).get('model', 'its default model')}) answered a "
                                   f"vector of {len(vector)} numbers in {(time.perf_counter() - started) * 1000:.0f} ms."))
     except ApplicationError as exc:
-        checks.append(failed("embedder", exc))
+        checks.append(_failed("embedder", exc))
     if not engine.has_llm:
         checks.append(ConfigCheck("LLM", True, "No LLM is configured: memories are stored as given and "
                                   "categorized offline. Name a provider under mem0.llm to extract facts."))
@@ -77,7 +102,7 @@ def config_check() -> list[ConfigCheck]:
                                   f"{(llm.get('config') or {}).get('model', 'its default model')}) answered in "
                                   f"{(time.perf_counter() - started) * 1000:.0f} ms: {redact(str(answer))[:200]}"))
     except ApplicationError as exc:
-        checks.append(failed("LLM", exc))
+        checks.append(_failed("LLM", exc))
     return checks
 
 

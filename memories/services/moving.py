@@ -256,9 +256,11 @@ def _json_line(line: str, number: int, path: Path) -> dict:
     return row
 
 
-def memories_move_in(*, source: Source, owners: str = "match", into=None, progress=lambda n: None) -> Summary:
+def memories_move_in(*, source: Source, owners: str = "match", into=None, mode: str = "skip",
+                     progress=lambda n: None) -> Summary:
     """The source's memories into ours. `owners`: "match" (the user of the same name here; others skipped), "create"
-    (that user, created where missing), or everything `into` one user. A second run adds nothing."""
+    (that user, created where missing), or everything `into` one user. A memory already here (by id) is kept as it
+    is (`mode` "skip": a second run adds nothing) or replaced by the source's ("overwrite")."""
     summary = Summary()
     checked = {name: validated_document(document, f"{source.kind} ({name})") for name, document in
                source.documents.items()}  # every document checked before anything is written
@@ -272,7 +274,7 @@ def memories_move_in(*, source: Source, owners: str = "match", into=None, progre
                                     "no user of that name here (--owners create makes one, --into picks one)"))
             continue
         summary.owners[name] = user.get_username()
-        importer = memories_import_document(user=user, document=document, mode="skip", progress=progress)
+        importer = memories_import_document(user=user, document=document, mode=mode, progress=progress)
         summary.imported += importer.counts["imported"]
         for key, value in importer.counts.items():
             summary.counts[key] = summary.counts.get(key, 0) + value
@@ -306,6 +308,20 @@ def _access_logs(user, rows: list[dict], final_ids: dict) -> int:
         entry.accessed_at = row["accessed_at"] or entry.accessed_at
     MemoryAccessLog.objects.bulk_update([entry for _, entry in new], ["accessed_at"], batch_size=500)
     return len(new)
+
+
+def memories_move_in_preview(*, source: Source, user) -> dict:
+    """What moving this one-owner source into the user's memories would do, nothing written: how many memories it
+    holds, how many of them are here already (by id), its apps and the span of its dates."""
+    (name, document), = source.documents.items()
+    document = validated_document(document, f"{source.kind} ({name})")
+    records = document["memories"]
+    ids = [record["id"] for record in records if record.get("id")]
+    here = Memory.objects.filter(owner=user, id__in=ids).count()
+    dates = sorted(str(record.get("created_at") or "")[:10] for record in records if record.get("created_at"))
+    return {"kind": source.kind, "memories": len(records), "new": len(records) - here, "here": here,
+            "apps": sorted({app["name"] for app in document.get("apps") or []}),
+            "first": dates[0] if dates else "", "last": dates[-1] if dates else ""}
 
 
 def source_for_user(source: Source, username: str) -> Source:

@@ -4,9 +4,10 @@ import re
 import pytest
 from django.test import Client
 
-from memories.models import Memory, MemoryStatusHistory
+from memories.models import Config, Memory, MemoryStatusHistory
 from memories.services import memory_create, memory_search
 from memories.tests.factories import bulk_memories
+from memories.tests.llm_server import FakeLLM
 
 
 @pytest.fixture
@@ -94,7 +95,6 @@ def test_the_configuration_is_one_page_with_the_defaults_and_the_active_provider
     ('[1, 2]', "The configuration must be a JSON object."),
 ])
 def test_a_bad_configuration_gets_a_sentence_and_nothing_is_saved(staff_browser, document, says):
-    from memories.models import Config
 
     response = staff_browser.post("/admin/memories/config/", {"document": document, "_save": "Save"})
     assert response.status_code == 200 and says in response.content.decode()
@@ -105,9 +105,14 @@ def test_saving_the_configuration_page_replaces_the_document(staff_browser, monk
     from memories.selectors import config_current
 
     monkeypatch.setenv("SOME_API_KEY", "sk-x")
-    document = {"mem0": {"llm": {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:SOME_API_KEY"}}}}
-    response = staff_browser.post("/admin/memories/config/", {"document": json.dumps(document), "_save": "Save"},
-                                  follow=True)
+    document = {"mem0": {"llm": {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:SOME_API_KEY",
+                                                                  "openai_base_url": "http://127.0.0.1:9/v1"}}}}
+    refused = staff_browser.post("/admin/memories/config/", {"document": json.dumps(document), "_save": "Save"})
+    assert "The LLM failed: APIConnectionError" in refused.content.decode() and not Config.objects.exists()
+    with FakeLLM() as llm:  # a model that answers: saved
+        document["mem0"]["llm"]["config"]["openai_base_url"] = llm.url
+        response = staff_browser.post("/admin/memories/config/", {"document": json.dumps(document), "_save": "Save"},
+                                      follow=True)
     text = response.content.decode()
     assert "Configuration saved as version" in text and "openai (gpt-4o-mini)" in text
     assert config_current()[1]["mem0"]["llm"]["config"]["model"] == "gpt-4o-mini"
@@ -208,8 +213,28 @@ def test_the_admin_search_box_ranks_by_meaning_and_keeps_exact_text(staff_browse
     shown = ["My dog Rex loves the park", "Alice&#x27;s cat is called Pixel"]
     assert sorted(shown, key=page.index) == shown  # both users' pets, the closer one first
     assert "coffee black" not in page and "piano" not in page and "Rome" not in page
+    scores = [float(s) for s in re.findall(r'<td class="field-score">([0-9.]+)</td>', page)]
+    assert len(scores) == 2 and scores == sorted(scores, reverse=True)  # each hit with its score
     exact = staff_browser.get("/admin/memories/memory/?q=o sug").content.decode()  # a substring, not a word
     assert "coffee black, no sugar" in exact
+
+
+def test_an_apps_page_links_to_its_memories_and_pauses_it(staff_browser, alice, alice_app):
+    memory_create(user=alice, app=alice_app, text="Likes green tea", infer=False)
+    page = staff_browser.get(f"/admin/apps_registry/app/{alice_app.pk}/change/").content.decode()
+    listing = staff_browser.get(f"/admin/memories/memory/?app__id__exact={alice_app.pk}").content.decode()
+    assert f"?app__id__exact={alice_app.pk}" in page and "Its 1 memories" in page and "Likes green tea" in listing
+    staff_browser.post(f"/admin/apps_registry/app/{alice_app.pk}/change/", {
+        "name": "cursor", "owner": alice.pk, "description": "", "metadata": "{}", "_pause": "Pause"})
+    alice_app.refresh_from_db()
+    assert not alice_app.is_active
+
+
+def test_staff_add_a_token_from_the_token_list(staff_browser, alice):
+    assert "/admin/openmemory/apitoken/add/" in staff_browser.get("/admin/openmemory/apitoken/").content.decode()
+    response = staff_browser.post("/admin/openmemory/apitoken/add/", {"user": alice.pk, "name": "script"}, follow=True)
+    key = next(m.message.split(": ")[-1] for m in response.context["messages"] if "New token" in m.message)
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {key}").json()["user_id"] == "alice"
 
 
 def _change(staff_browser, memory, **fields):

@@ -1,41 +1,9 @@
-import json
-import shlex
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from mcp_bridge.client_configs import CLIENTS, client_config, client_url
 from openmemory.errors import ApplicationError
 from openmemory.services import token_create, token_user, user_get_or_create
-
-CLIENTS = {
-    "claude-desktop": "Claude Desktop: merge into claude_desktop_config.json (Settings > Developer > Edit Config), "
-                      "then restart it. Needs Node.js (npx runs mcp-remote, which bridges its stdio to us).",
-    "claude-code": "Claude Code: run this command.",
-    "cursor": "Cursor: merge into ~/.cursor/mcp.json (or .cursor/mcp.json in a project).",
-    "vscode": "VS Code: merge into .vscode/mcp.json of your workspace (or run 'MCP: Add Server').",
-    "windsurf": "Windsurf: merge into ~/.codeium/windsurf/mcp_config.json.",
-}
-
-
-def client_config(client: str, url: str, token: str) -> str:
-    """The text to paste into the client's configuration (JSON, or a command line for Claude Code)."""
-    auth = {"Authorization": f"Bearer {token}"}
-    if client == "claude-code":
-        return shlex.join(["claude", "mcp", "add", "--transport", "http" if "/http/" in url else "sse", "openmemory",
-                           url, "--header", f"Authorization: Bearer {token}"])
-    if client == "claude-desktop":
-        # mcp-remote puts ${OPENMEMORY_AUTH} in itself: no space inside an argument (Windows splits on it).
-        entry = {"command": "npx", "args": ["-y", "mcp-remote", url, "--header", "Authorization:${OPENMEMORY_AUTH}"],
-                 "env": {"OPENMEMORY_AUTH": f"Bearer {token}"}}
-        document = {"mcpServers": {"openmemory": entry}}
-    elif client == "vscode":
-        document = {"servers": {"openmemory": {"type": "http" if "/http/" in url else "sse", "url": url,
-                                                "headers": auth}}}
-    elif client == "windsurf":
-        document = {"mcpServers": {"openmemory": {"serverUrl": url, "headers": auth}}}
-    else:
-        document = {"mcpServers": {"openmemory": {"url": url, "headers": auth}}}
-    return json.dumps(document, indent=2)
 
 
 class Command(BaseCommand):
@@ -56,7 +24,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         # One token per client: revoke it (admin, or the user's token list) to cut just that client off.
         _, key = token_create(user=owner, name=f"mcp: {client}")
-        url = f"{base_url.rstrip('/')}/mcp/{client}/{transport}/{owner.username}"
+        url = client_url(base_url, client, owner.username, transport)
         self.stderr.write(f"{CLIENTS[client]}\nThe token below is new (named 'mcp: {client}'); it acts for "
                           f"'{owner.username}'.\n")
         self.stdout.write(client_config(client, url, key))

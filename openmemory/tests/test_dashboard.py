@@ -1,0 +1,190 @@
+"""Every user's own pages (/dashboard/), as the browser sends them: each shows only its user's data, and each
+change goes through the services the API and MCP use. The browser itself drives them in test_dashboard_browser."""
+import io
+import json
+import zipfile
+
+import pytest
+from django.test import Client
+
+from apps_registry.models import AccessControl, App
+from apps_registry.services import app_get_or_create
+from memories.models import Config, Memory
+from memories.selectors import config_current
+from memories.services import memory_create, memory_search
+from memories.tests.llm_server import FakeLLM
+from openmemory.models import ApiToken
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_browser(alice):
+    browser = Client()
+    browser.force_login(alice)
+    return browser
+
+
+@pytest.fixture
+def notes(alice, bob):
+    app = app_get_or_create(owner=alice, name="claude")
+    mine = [memory_create(user=alice, app=app, text=text, infer=False).memory
+            for text in ["Alice's cat is called Pixel", "Alice plays the piano on Sundays", "Alice is allergic to nuts"]]
+    bobs = memory_create(user=bob, app_name="cursor", text="Bob keeps a parrot named Kiwi", infer=False).memory
+    return mine, bobs
+
+
+def test_signing_in_leads_to_your_own_pages(alice, client):
+    alice.set_password("alice's long password")
+    alice.save()
+    answer = client.post("/accounts/login/", {"username": "alice", "password": "alice's long password"})
+    assert answer.status_code == 302 and answer["Location"] == "/dashboard/"
+    assert client.get("/dashboard/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/memories/", "/dashboard/apps/", "/dashboard/connect/",
+                                  "/dashboard/backup/", "/dashboard/settings/", "/dashboard/account/"])
+def test_every_page_asks_to_sign_in_first(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 302 and answer["Location"].startswith(f"/accounts/login/?next={path}")
+
+
+def test_the_home_shows_your_figures_and_not_bobs(alice_browser, notes):
+    page = alice_browser.get("/dashboard/").content.decode()
+    assert "Alice&#x27;s cat is called Pixel" in page and "claude" in page
+    assert "Kiwi" not in page and "cursor" not in page
+    assert "Added in the last 12 weeks, by app" in page and "<rect" in page
+
+
+def test_the_search_finds_by_meaning_with_scores_and_only_your_memories(alice_browser, notes):
+    page = alice_browser.get("/dashboard/memories/", {"q": "pets"}).content.decode()
+    assert "Alice&#x27;s cat is called Pixel" in page and 'class="number score"' in page
+    assert "Kiwi" not in page and "piano" not in page
+
+
+def test_an_id_of_bobs_is_a_404_on_alices_pages(alice_browser, notes):
+    _, bobs = notes
+    bob_app = App.objects.get(owner__username="bob")
+    for path in [f"/dashboard/memories/{bobs.pk}/", f"/dashboard/apps/{bob_app.pk}/"]:
+        answer = alice_browser.get(path)
+        assert answer.status_code == 404 and "not yours" in answer.content.decode()
+    assert alice_browser.post(f"/dashboard/memories/{bobs.pk}/", {"state": "deleted"}).status_code == 404
+    alice_browser.post("/dashboard/memories/", {"action": "delete", "ids": [str(bobs.pk)]})
+    assert Memory.objects.get(pk=bobs.pk).state == "active"
+
+
+def test_bulk_pause_changes_the_chosen_memories_and_search_no_longer_finds_them(alice, alice_browser, notes):
+    mine, _ = notes
+    answer = alice_browser.post("/dashboard/memories/", {"action": "pause", "ids": [str(mine[0].pk), str(mine[1].pk)],
+                                                         "next": "/dashboard/memories/?state=paused"})
+    assert answer.status_code == 302 and answer["Location"] == "/dashboard/memories/?state=paused"
+    assert sorted(Memory.objects.filter(owner=alice).values_list("state", flat=True)) == ["active", "paused", "paused"]
+    assert [m.content for m, _ in memory_search(user=alice, query="cat")] == ["Alice is allergic to nuts"]
+
+
+def test_editing_a_memory_changes_its_text_categories_and_metadata(alice, alice_browser, notes):
+    cat = notes[0][0]
+    answer = alice_browser.post(f"/dashboard/memories/{cat.pk}/", {
+        "content": "Alice's cat Pixel is three", "categories": "Pets, family", "metadata": '{"source": "chat"}',
+        "next": f"/dashboard/memories/{cat.pk}/"})
+    assert answer.status_code == 302
+    cat = Memory.objects.with_categories().get(pk=cat.pk)
+    assert (cat.content, sorted(cat.category_names), cat.metadata) == (
+        "Alice's cat Pixel is three", ["family", "pets"], {"source": "chat"})
+    assert memory_search(user=alice, query="how old is the cat")[0][0].pk == cat.pk
+    page = alice_browser.get(f"/dashboard/memories/{cat.pk}/").content.decode()
+    assert "Alice&#x27;s cat is called Pixel" in page  # the content history
+
+
+def test_bad_metadata_is_a_sentence_on_the_page_and_nothing_changes(alice_browser, notes):
+    cat = notes[0][0]
+    answer = alice_browser.post(f"/dashboard/memories/{cat.pk}/", {"content": "x", "categories": "",
+                                                                   "metadata": "[1, 2"})
+    assert answer.status_code == 400 and "The metadata is not JSON" in answer.content.decode()
+    assert Memory.objects.get(pk=cat.pk).content == "Alice's cat is called Pixel"
+
+
+def test_pausing_an_app_cuts_it_off(alice, alice_browser, notes):
+    app = App.objects.get(owner=alice, name="claude")
+    alice_browser.post("/dashboard/apps/", {"app": str(app.pk), "action": "pause"})
+    app.refresh_from_db()
+    assert not app.is_active
+    alice_browser.post(f"/dashboard/apps/{app.pk}/", {"action": "add-rule", "effect": "deny", "memory": ""})
+    assert AccessControl.objects.filter(app=app, effect="deny", memory=None).exists()
+
+
+def test_a_new_token_is_shown_once_and_works(alice_browser, alice):
+    page = alice_browser.post("/dashboard/connect/", {"action": "token", "name": "laptop"}).content.decode()
+    token = ApiToken.objects.get(user=alice, name="laptop")
+    key = page.split('id="new-key">')[1].split("<")[0]
+    assert key.startswith(token.prefix)
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {key}").json()["user_id"] == "alice"
+    assert key not in alice_browser.get("/dashboard/connect/").content.decode()
+    alice_browser.post("/dashboard/connect/", {"action": "revoke", "token": str(token.pk)})
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+
+
+def test_a_client_configuration_names_the_host_the_server_was_reached_at(alice_browser, settings):
+    settings.ALLOWED_HOSTS = ["memory.example.org"]
+    page = alice_browser.post("/dashboard/connect/", {"action": "client", "client": "cursor", "transport": "http"},
+                              HTTP_HOST="memory.example.org").content.decode()
+    config = json.loads(page.split('id="client-config">')[1].split("</pre>")[0].replace("&quot;", '"'))
+    assert config["mcpServers"]["openmemory"]["url"] == "http://memory.example.org/mcp/cursor/http/alice"
+
+
+def test_export_then_preview_and_import_into_another_account(alice_browser, bob, notes):
+    archive = alice_browser.post("/dashboard/backup/", {"action": "export", "format": "zip", "app": ""})
+    assert archive.status_code == 200 and archive["Content-Type"] == "application/zip"
+    data = b"".join(archive.streaming_content)
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist()
+    bob_browser = Client()
+    bob_browser.force_login(bob)
+    upload = io.BytesIO(data)
+    upload.name = "alice.zip"
+    preview = bob_browser.post("/dashboard/backup/", {"action": "preview", "mode": "skip", "file": upload}).content.decode()
+    assert "holds 3 memories" in preview and "3 would be added" in preview
+    assert Memory.objects.filter(owner=bob).count() == 1
+    upload.seek(0)
+    done = bob_browser.post("/dashboard/backup/", {"action": "import", "mode": "skip", "file": upload}).content.decode()
+    assert "3 added" in done
+    assert Memory.objects.filter(owner=bob).count() == 4
+
+
+def test_a_file_that_is_not_a_backup_is_said_on_the_page(alice_browser):
+    upload = io.BytesIO(b"not a zip")
+    upload.name = "notes.txt"
+    page = alice_browser.post("/dashboard/backup/", {"action": "preview", "mode": "skip", "file": upload})
+    assert page.status_code == 200 and "not a file this reads" in page.content.decode()
+
+
+def test_settings_are_read_only_for_users_and_saved_by_staff_only_when_they_work(alice_browser, staff,
+                                                                                   monkeypatch):
+    page = alice_browser.get("/dashboard/settings/").content.decode()
+    assert "only staff change them" in page and "<textarea" not in page
+    alice_browser.post("/dashboard/settings/", {"action": "save", "llm_provider": "openai"})
+    assert not Config.objects.exists()
+    staff_browser = Client()
+    staff_browser.force_login(staff)
+    monkeypatch.setenv("TEST_LLM_API_KEY", "sk-test")
+
+    def save(url):
+        return staff_browser.post("/dashboard/settings/", {
+            "action": "save", "llm_provider": "openai", "embedder_provider": "local", "embedder_config": "{}",
+            "llm_config": json.dumps({"model": "m", "openai_base_url": url, "api_key": "env:TEST_LLM_API_KEY"})})
+
+    refused = save("http://127.0.0.1:9/v1")  # nothing listens there
+    assert refused.status_code == 400
+    assert "The LLM failed: APIConnectionError" in refused.content.decode()
+    assert "Nothing was saved" in refused.content.decode() and not Config.objects.exists()
+    with FakeLLM() as llm:
+        assert save(llm.url).status_code == 302
+    assert config_current()[1]["mem0"]["llm"]["config"]["openai_base_url"] == llm.url
+
+
+def test_a_user_who_is_not_staff_is_sent_from_the_admin_to_their_pages(alice, client):
+    alice.set_password("alice's long password")
+    alice.save()
+    answer = client.post("/admin/login/?next=/admin/", {"username": "alice", "password": "alice's long password",
+                                                        "next": "/admin/"}, follow=True)
+    assert answer.redirect_chain[-1][0] == "/dashboard/"
+    assert "The admin console is for staff" in answer.content.decode()
