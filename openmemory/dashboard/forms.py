@@ -22,7 +22,7 @@ class MemoryFilterForm(forms.Form):
     category = forms.ChoiceField(required=False, label="Category")
     state = forms.ChoiceField(required=False, choices=STATE_CHOICES, label="State")
     since = forms.DateField(required=False, label="Added from", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="Added until", widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(required=False, label="Sort", choices=[
         ("", "Best match (searching) / newest"), ("newest", "Newest first"), ("oldest", "Oldest first"),
         ("text", "Text A-Z"), ("app", "App A-Z")])
