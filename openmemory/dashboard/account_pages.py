@@ -19,12 +19,12 @@ NO_LLM = ""
 
 class ConfigForm(forms.Form):
     llm_provider = forms.ChoiceField(required=False, label="LLM provider")
-    llm_config = forms.CharField(required=False, label="LLM settings (JSON)", widget=forms.Textarea(attrs={"rows": 5}),
+    llm_config = forms.CharField(required=False, label="LLM settings (JSON)", widget=forms.Textarea(attrs={"rows": 5, "class": "code"}),
                                  help_text='e.g. {"model": "gpt-4o-mini", "api_key": "env:OPENAI_API_KEY"}: a key is '
                                            "named as env:NAME, never typed here.")
     embedder_provider = forms.ChoiceField(label="Embedder provider")
     embedder_config = forms.CharField(required=False, label="Embedder settings (JSON)",
-                                      widget=forms.Textarea(attrs={"rows": 4}))
+                                      widget=forms.Textarea(attrs={"rows": 4, "class": "code"}))
     custom_instructions = forms.CharField(required=False, label="Custom instructions",
                                           widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -10,7 +10,7 @@ from memories.selectors import memory_get
 from openmemory.dashboard.pages import back, page
 from openmemory.errors import ApplicationError, NotFound
 
-SHOWN_MEMORIES = 50
+SHOWN_MEMORIES = 10  # the latest; the link below lists them all with search
 
 
 @page

@@ -24,7 +24,7 @@ class MemoryFilterForm(forms.Form):
     since = forms.DateField(required=False, label="Added from", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="Added until", widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(required=False, label="Sort", choices=[
-        ("", "Best match (searching) / newest"), ("newest", "Newest first"), ("oldest", "Oldest first"),
+        ("", "Best match, else newest"), ("newest", "Newest first"), ("oldest", "Oldest first"),
         ("text", "Text A-Z"), ("app", "App A-Z")])
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
@@ -48,7 +48,8 @@ class BulkForm(forms.Form):
 class MemoryEditForm(forms.Form):
     content = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Text")
     categories = forms.CharField(required=False, label="Categories", help_text="Separated by commas.")
-    metadata = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Metadata (JSON)")
+    metadata = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "class": "code"}),
+                               label="Metadata (JSON)")
 
     def clean_content(self):
         return _checked(memory_text_check, self.cleaned_data["content"])

@@ -60,13 +60,13 @@ def weekly_chart(rows, *, start) -> dict:
         for name in [*named, None]:
             n = week.get(name, 0) if name else sum(v for k, v in week.items() if k not in colours)
             if n:
-                height = n / highest * (CHART_HEIGHT - 10)
+                height = n / highest * (CHART_HEIGHT - 20)  # room above the tallest bar for its figure
                 y -= height
                 segments.append({"y": round(y, 1), "height": round(height, 1), "n": n,
                                  "app": name or "other apps", "colour": colours.get(name, PALETTE[-1])})
         bars.append({"x": round(index * width + BAR_GAP / 2, 1), "width": round(width - BAR_GAP, 1),
                      "label": (start + timedelta(weeks=index)).strftime("%b %d"), "total": sum(week.values()),
-                     "segments": segments, "centre": round(index * width + width / 2, 1)})
+                     "segments": segments, "centre": round(index * width + width / 2, 1), "top": round(y - 4, 1)})
     legend = [{"app": name, "colour": colours[name]} for name in named]
     if len(totals) > len(named):
         legend.append({"app": "other apps", "colour": PALETTE[-1]})

@@ -1,6 +1,6 @@
 """Memories: the one search with filters, sort, paging and bulk changes; a memory's own page."""
 import json
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.shortcuts import render
 from django.utils import timezone
@@ -82,6 +82,7 @@ def memory(request, memory_id):
             return _save(request, memory, form.cleaned_data)
     return render(request, "dashboard/memory.html", {
         "memory": memory, "form": form, "history": memory_history(memory=memory),
+        "changed": memory.updated_at - memory.created_at > timedelta(minutes=1),
         "access_log": memory_access_logs(memory=memory)[:SHOWN_LOG], "shown_log": SHOWN_LOG,
         "related": memories_related(memory=memory)}, status=400 if form.errors else 200)
 

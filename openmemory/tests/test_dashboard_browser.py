@@ -41,8 +41,10 @@ def cast(alice, bob):
     return made
 
 
-def test_alice_finds_edits_pauses_and_connects_and_bob_sees_none_of_it(uvicorn_server, alice, bob, cast):
+def test_alice_finds_edits_pauses_and_connects_and_bob_sees_none_of_it(uvicorn_server, alice, bob, cast, tmp_path):
     base = uvicorn_server
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"text": "Alice runs the Lisbon half marathon in March"}\n{"text": "Alice reads Saramago"}\n')
     with offline_page() as page:
         sign_in(page, base, alice)
         assert page.get_by_role("heading", name="Your memories").is_visible()
@@ -78,6 +80,14 @@ def test_alice_finds_edits_pauses_and_connects_and_bob_sees_none_of_it(uvicorn_s
         page.get_by_role("button", name="Pause cursor").click()
         page.get_by_text("cursor is paused").wait_for()
 
+        page.goto(f"{base}/dashboard/backup/")
+        page.get_by_label("File", exact=True).set_input_files(notes)
+        page.get_by_role("button", name="Preview").click()  # read on the page: nothing is imported yet
+        page.locator("#preview").get_by_text("holds 2 memories").wait_for()
+        assert page.url == f"{base}/dashboard/backup/" and "2 would be added" in page.locator("#preview").inner_text()
+        page.get_by_role("button", name="Import").click()
+        page.get_by_text("notes.jsonl is imported: 2 added").wait_for()
+
         page.goto(f"{base}/dashboard/connect/")
         page.get_by_label("New token's name").fill("laptop")
         page.get_by_role("button", name="Create token").click()
@@ -91,6 +101,7 @@ def test_alice_finds_edits_pauses_and_connects_and_bob_sees_none_of_it(uvicorn_s
     states = {item["content"]: item["state"] for item in listed.json()["items"]}
     assert states["Alice plays the piano on Sundays"] == "paused"
     assert "Alice's cat Pixel is three years old" in states and "Bob keeps a parrot named Kiwi" not in states
+    assert states["Alice reads Saramago"] == "active"  # imported on the Backup page
 
     async def mcp(client: str, query: str):
         async with mcp_client(base, "http-auto", client=client, user_id="alice", token=key) as session:

@@ -25,7 +25,8 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     const data = new FormData(form);
     data.set("action", "preview");
-    const answer = await fetch(form.action, { method: "POST", body: data, headers: { "X-Requested-With": "fetch" } });
+    // form.action would be its button named "action": the form posts to the page it is on
+    const answer = await fetch(window.location.pathname, { method: "POST", body: data, headers: { "X-Requested-With": "fetch" } });
     if (answer.redirected) { window.location.href = answer.url; return; }  // refused: the page says why
     document.getElementById("preview").innerHTML = await answer.text();
   });
