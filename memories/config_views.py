@@ -61,6 +61,10 @@ def _sent_document(data, partial: bool = False) -> dict:
     return {key: data[key] for key in serializer.validated_data}
 
 
+PROBED = ("A new embedder or LLM must first answer one tiny call (an embedding, a one-line completion): when it "
+          "does not, the answer is 400 with what went wrong, and nothing is saved.")
+
+
 class ConfigView(APIView):
     permission_classes = [permissions.IsAuthenticated, StaffWrites]
 
@@ -68,16 +72,18 @@ class ConfigView(APIView):
     def get(self, request):
         return Response(config_current()[1])
 
-    @extend_schema(tags=TAG, summary="Replace the configuration", request=ConfigDocument, responses=ConfigDocument,
+    @extend_schema(tags=TAG, summary="Replace the configuration", description=PROBED, request=ConfigDocument,
+                   responses=ConfigDocument,
                    examples=[EXAMPLE])
     def put(self, request):
-        services.config_save(document=_sent_document(request.data), replace=True)
+        services.config_save(document=_sent_document(request.data), replace=True, probe=True)
         return Response(config_current()[1])
 
-    @extend_schema(tags=TAG, summary="Change part of the configuration (deep merge)", request=ConfigDocument,
+    @extend_schema(tags=TAG, summary="Change part of the configuration (deep merge)", description=PROBED,
+                   request=ConfigDocument,
                    responses=ConfigDocument, examples=[EXAMPLE])
     def patch(self, request):
-        services.config_save(document=_sent_document(request.data, partial=True))
+        services.config_save(document=_sent_document(request.data, partial=True), probe=True)
         return Response(config_current()[1])
 
 
@@ -106,7 +112,7 @@ def section_view(name: str, serializer_class):
                 raise NotFound(f"No {name} is configured: the default is in use.")
             return Response(document)
 
-        @extend_schema(tags=TAG, summary=f"Replace the {name} section", request=serializer_class,
+        @extend_schema(tags=TAG, summary=f"Replace the {name} section", description=PROBED, request=serializer_class,
                        responses=serializer_class)
         def put(self, request):
             section = serializer_class(data=request.data)
@@ -114,7 +120,7 @@ def section_view(name: str, serializer_class):
             document = request.data
             for key in reversed(keys):
                 document = {key: document}
-            services.config_save(document=document)
+            services.config_save(document=document, probe=True)
             return self.get(request)
 
     SectionView.__name__ = f"Config{name.title().replace('_', '')}View"

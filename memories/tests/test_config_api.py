@@ -1,8 +1,11 @@
+import os
+
 import pytest
 from django.db.models import F
 
 from conftest import client_for
-from memories.services import memory_create
+from memories.services import config_save, memory_create
+from memories.tests.llm_server import FakeLLM
 
 
 NO_LLM = {"provider": None, "config": {}}
@@ -15,15 +18,18 @@ def staff_client(staff):
     return client_for(staff)
 
 
-def test_config_document_and_sections(staff_client):
+def test_config_document_and_sections(staff_client, monkeypatch):
     body = staff_client.get("/api/v1/config/").json()
     assert body["mem0"]["llm"] == NO_LLM and body["mem0"]["embedder"] == DEFAULT_EMBEDDER
     patched = staff_client.patch("/api/v1/config", {"openmemory": {"custom_instructions": "Only facts about food."}},
                                  format="json").json()
     assert patched["openmemory"]["custom_instructions"] == "Only facts about food."
     assert patched["mem0"]["embedder"] == DEFAULT_EMBEDDER
-    llm = {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:OPENAI_API_KEY"}}
-    assert staff_client.put("/api/v1/config/mem0/llm", llm, format="json").json() == llm
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeLLM() as answering:
+        llm = {"provider": "openai", "config": {"model": "gpt-4o-mini", "api_key": "env:OPENAI_API_KEY",
+                                                "openai_base_url": answering.url}}
+        assert staff_client.put("/api/v1/config/mem0/llm", llm, format="json").json() == llm
     assert staff_client.get("/api/v1/config/mem0/llm/").json() == llm
     assert staff_client.post("/api/v1/config/reset").json()["mem0"]["llm"] == NO_LLM
 
@@ -50,15 +56,15 @@ def test_a_config_change_reaches_the_engine_on_its_next_operation(staff_client, 
 
     monkeypatch.setenv("TEST_LLM_API_KEY", "sk-test")
     with FakeLLM() as llm:
-        llm.reply('{"memory": [{"id": "0", "text": "Likes jazz"}]}')
         staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {
             "model": "m", "api_key": "env:TEST_LLM_API_KEY", "openai_base_url": llm.url}}, format="json")
+        llm.reply('{"memory": [{"id": "0", "text": "Likes jazz"}]}')  # after the save's own check
         result = memory_create(user=alice, app=alice_app, text="I really enjoy listening to jazz", infer=True)
     assert result.path == "llm" and [m.content for m in result.memories] == ["Likes jazz"]
 
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "OPENMEMORY_METRICS_TOKEN", "HOME"])
-def test_the_config_reads_only_provider_keys_from_the_environment(staff_client, name, settings):
+def test_the_config_reads_only_provider_keys_from_the_environment(staff_client, name, settings, monkeypatch):
     """Before: a staff user's `env:SECRET_KEY` (or any server variable) was sent to whatever base_url the config
     named."""
     document = {"provider": "openai", "config": {"model": "m", "api_key": f"env:{name}",
@@ -67,7 +73,10 @@ def test_the_config_reads_only_provider_keys_from_the_environment(staff_client, 
     assert refused.status_code == 400 and f"may not read the environment variable '{name}'" in refused.json()["detail"]
     assert staff_client.get("/api/v1/config").json()["mem0"]["llm"] == NO_LLM
     settings.OPENMEMORY_CONFIG_ENV = [name]  # the operator lists it: then it may
-    assert staff_client.put("/api/v1/config/mem0/llm", document, format="json").status_code == 200
+    monkeypatch.setenv(name, os.environ.get(name) or "set for this test")  # set, as the save's check needs
+    with FakeLLM() as llm:
+        document["config"]["openai_base_url"] = llm.url
+        assert staff_client.put("/api/v1/config/mem0/llm", document, format="json").status_code == 200
 
 
 def test_a_stored_config_naming_a_server_secret_never_reads_it(alice_client, monkeypatch):
@@ -82,9 +91,12 @@ def test_a_stored_config_naming_a_server_secret_never_reads_it(alice_client, mon
     assert response.status_code == 503 and "may not read the environment variable 'SECRET_KEY'" in response.json()["detail"]
 
 
-def test_an_unset_secret_reference_is_a_503(staff_client, alice_client):
-    staff_client.put("/api/v1/config/mem0/llm", {"provider": "openai", "config": {"api_key": "env:NOT_SET_ANYWHERE_API_KEY"}},
-                     format="json")
+def test_an_unset_secret_reference_is_refused_and_if_stored_anyway_a_503(staff_client, alice_client):
+    document = {"provider": "openai", "config": {"api_key": "env:NOT_SET_ANYWHERE_API_KEY"}}
+    refused = staff_client.put("/api/v1/config/mem0/llm", document, format="json")
+    assert refused.status_code == 400 and "NOT_SET_ANYWHERE_API_KEY" in refused.json()["detail"]
+    assert "Nothing was saved" in refused.json()["detail"]
+    config_save(document={"mem0": {"llm": document}})  # stored without the check (the variable went away later)
     response = alice_client.post("/api/v1/memories/", {"text": "hello"}, format="json")
     assert response.status_code == 503 and "NOT_SET_ANYWHERE_API_KEY" in response.json()["detail"]
 

@@ -15,6 +15,7 @@ from conftest import client_for
 from memories.models import Memory
 from memories.services import memory_create, memory_search
 from memories.selectors import store_check
+from memories.tests.llm_server import FakeLLM
 
 NAIVE_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$")  # the UI appends "Z" to it
 # The values of the settings form's provider menus (its display names, lower-cased).
@@ -107,7 +108,7 @@ def test_no_auth_mode_still_needs_a_user_and_never_serves_another_address(db, se
     assert APIClient(REMOTE_ADDR="10.0.0.7").get("/api/v1/apps/").status_code == 401
 
 
-def test_the_settings_form_renders_our_defaults_and_saves_them(ui):
+def test_the_settings_form_renders_our_defaults_and_saves_them(ui, monkeypatch):
     document = ui.get("/api/v1/config/").json()
     llm, embedder = document["mem0"]["llm"], document["mem0"]["embedder"]
     # The form spreads llm.config and embedder.config when a field changes, and shows the provider menus.
@@ -120,8 +121,13 @@ def test_the_settings_form_renders_our_defaults_and_saves_them(ui):
     assert refused.status_code == 400 and "no provider" in refused.json()["detail"]
     picked = {**typed, "llm": {"provider": "openai", "config": {"model": "gpt-4o-mini", "temperature": 0.1,
                                                                  "max_tokens": 2000, "api_key": "env:OPENAI_API_KEY"}}}
-    assert ui.put("/api/v1/config/", {"openmemory": document["openmemory"], "mem0": picked},
-                  format="json").json()["mem0"]["llm"]["provider"] == "openai"
+    unanswered = ui.put("/api/v1/config/", {"openmemory": document["openmemory"], "mem0": picked}, format="json")
+    assert unanswered.status_code == 400 and "Nothing was saved" in unanswered.json()["detail"]  # the form shows it
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeLLM() as llm:  # a model that answers is saved
+        picked["llm"]["config"]["openai_base_url"] = llm.url
+        assert ui.put("/api/v1/config/", {"openmemory": document["openmemory"], "mem0": picked},
+                      format="json").json()["mem0"]["llm"]["provider"] == "openai"
 
 
 def test_the_forms_spelling_of_a_provider_names_mem0s(ui):

@@ -34,5 +34,6 @@ class Command(BaseCommand):
             f"  MCP:         {base_url}/mcp/<client>/http/{name}   (streamable HTTP; also /sse/ and /ws/)\n"
             f"               a ready config: .venv/bin/python manage.py mcp_config "
             f"claude-desktop|claude-code|cursor|vscode|windsurf\n"
-            f"  Admin:       {base_url}/admin/  (set a password first: .venv/bin/python manage.py changepassword {name})\n"
+            f"  Your pages:  {base_url}/dashboard/  (set a password first: .venv/bin/python manage.py changepassword {name})\n"
+            f"  Admin:       {base_url}/admin/  (staff: the local user is)\n"
         )
