@@ -37,8 +37,10 @@ def seed(data: Path, count: int):
 
     call_command("migrate", verbosity=0)
     alice, bob = user_get_or_create(username="alice"), user_get_or_create(username="bob")
-    alice.set_password(PASSWORD)
-    alice.save()
+    staff = user_get_or_create(username="root", is_staff=True)
+    for user in (alice, staff):
+        user.set_password(PASSWORD)
+        user.save()
     apps = [app_get_or_create(owner=alice, name=name) for name in APPS]
     texts = [turn["text"] for sample in json.loads(data.read_text()) for key, value in sample["conversation"].items()
              if key.startswith("session_") and isinstance(value, list) for turn in value if len(turn["text"]) > 40]
@@ -76,11 +78,15 @@ def shoot(out: Path):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{PORT}/accounts/login/")
-            page.fill("#id_username", "alice")
-            page.fill("#id_password", PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url("**/dashboard/")
+
+            def sign_in(tab, username):
+                tab.goto(f"http://127.0.0.1:{PORT}/accounts/login/")
+                tab.fill("#id_username", username)
+                tab.fill("#id_password", PASSWORD)
+                tab.keyboard.press("Enter")
+                tab.wait_for_url("**/dashboard/")
+
+            sign_in(page, "alice")
             for name, path in pages.items():
                 page.goto(f"http://127.0.0.1:{PORT}{path}")
                 page.screenshot(path=out / f"{name}.png", full_page=True)
@@ -92,6 +98,12 @@ def shoot(out: Path):
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(f"http://127.0.0.1:{PORT}/dashboard/memories/")
             page.screenshot(path=out / "memories-phone.png", full_page=False)
+            staff = browser.new_page(viewport={"width": 1280, "height": 900})
+            sign_in(staff, "root")
+            staff.goto(f"http://127.0.0.1:{PORT}/dashboard/settings/")
+            staff.screenshot(path=out / "settings-staff.png", full_page=True)
+            staff.goto(f"http://127.0.0.1:{PORT}/admin/memories/memory/?q=what+does+she+paint")
+            staff.screenshot(path=out / "admin-search.png", full_page=False)
             browser.close()
     finally:
         server.terminate()

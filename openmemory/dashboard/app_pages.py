@@ -7,7 +7,7 @@ from apps_registry.models import AccessControl
 from apps_registry.selectors import access_rules, app_get, app_memories, app_owned, apps_with_use
 from apps_registry.services import access_rule_create, access_rule_delete, app_set_active
 from memories.selectors import memory_get
-from openmemory.dashboard.pages import back, page
+from openmemory.dashboard.pages import back, page, posted_id
 from openmemory.errors import ApplicationError, NotFound
 
 SHOWN_MEMORIES = 10  # the latest; the link below lists them all with search
@@ -16,7 +16,7 @@ SHOWN_MEMORIES = 10  # the latest; the link below lists them all with search
 @page
 def apps(request):
     if request.method == "POST":
-        return _pause_or_resume(request, app_owned(user=request.user, app_id=request.POST.get("app")))
+        return _pause_or_resume(request, app_owned(user=request.user, app_id=posted_id(request, "app")))
     return render(request, "dashboard/apps.html", {"apps": apps_with_use(user=request.user)})
 
 
@@ -35,7 +35,7 @@ def app(request, app_id):
         if action in ("pause", "resume"):
             return _pause_or_resume(request, app)
         if action == "delete-rule":
-            rule = access_rules(app=app).filter(pk=request.POST.get("rule") or None).first()
+            rule = access_rules(app=app).filter(pk=posted_id(request, "rule")).first()
             if rule is None:
                 raise NotFound("No rule with that id.")
             access_rule_delete(rule=rule)

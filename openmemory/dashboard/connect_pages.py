@@ -3,7 +3,7 @@ from django.shortcuts import render
 
 from mcp_bridge.client_configs import CLIENTS, client_config, client_url
 from openmemory.dashboard.forms import ClientForm, TokenForm
-from openmemory.dashboard.pages import back, page
+from openmemory.dashboard.pages import back, page, posted_id
 from openmemory.errors import ApplicationError
 from openmemory.selectors import oauth_clients_connected, token_of_user, tokens_of_user
 from openmemory.services import oauth_client_disconnect, token_create, token_revoke
@@ -19,11 +19,11 @@ def connect(request):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "revoke":
-            token = token_of_user(user=request.user, token_id=request.POST.get("token") or None)
+            token = token_of_user(user=request.user, token_id=posted_id(request, "token", int))
             token_revoke(token=token)
             return back(request, f"The token '{token.name}' ({token.prefix}…) is revoked: clients using it are cut off.")
         if action == "disconnect":
-            oauth_client_disconnect(user=request.user, application_id=request.POST.get("client") or None)
+            oauth_client_disconnect(user=request.user, application_id=posted_id(request, "client", int))
             return back(request, "The client is disconnected: it must ask you again to reach your memories.")
         if action == "token":
             token_form = TokenForm(request.POST)

@@ -1,5 +1,6 @@
 """The dashboard's forms: each checks what a person typed and says in a sentence what is wrong."""
 import json
+import uuid
 
 from django import forms
 
@@ -34,15 +35,24 @@ class MemoryFilterForm(forms.Form):
         self.fields["category"].choices = [("", "Every category")] + [(c.name, c.name) for c in categories]
 
 
+MAX_SELECTED = 1000  # as the REST API's lists of ids
+
+
 class BulkForm(forms.Form):
     ACTIONS = {"resume": Memory.State.ACTIVE, "pause": Memory.State.PAUSED, "archive": Memory.State.ARCHIVED,
                "delete": Memory.State.DELETED}
     action = forms.ChoiceField(choices=[(name, name) for name in ACTIONS])
-    ids = forms.TypedMultipleChoiceField(coerce=str, error_messages={"required": "Select at least one memory."})
+    ids = forms.TypedMultipleChoiceField(coerce=uuid.UUID, error_messages={
+        "required": "Select at least one memory.", "invalid_choice": "That is not a memory id."})
 
     def __init__(self, data):
         super().__init__(data)
         self.fields["ids"].choices = [(value, value) for value in data.getlist("ids")]
+
+    def clean_ids(self):
+        if len(self.data.getlist("ids")) > MAX_SELECTED:
+            raise forms.ValidationError(f"Select at most {MAX_SELECTED} memories at a time.")
+        return self.cleaned_data["ids"]
 
 
 class MemoryEditForm(forms.Form):

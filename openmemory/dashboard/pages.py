@@ -1,4 +1,5 @@
 """What every page shares: sign-in required, one user's data only, and errors said in a sentence."""
+import uuid
 from functools import wraps
 
 from django.contrib import messages
@@ -29,6 +30,14 @@ def page(view):
             return redirect(request.get_full_path())
 
     return wrapped
+
+
+def posted_id(request, name: str, kind=uuid.UUID):
+    """The id a form posted under `name` (a UUID, or an int), or NotFound: a mangled id names nothing."""
+    try:
+        return kind(request.POST.get(name, ""))
+    except (TypeError, ValueError) as exc:
+        raise NotFound(f"No {name} with that id.") from exc
 
 
 def back(request, sentence: str = "", fallback: str = "dashboard:home"):

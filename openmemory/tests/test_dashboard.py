@@ -3,9 +3,14 @@ change goes through the services the API and MCP use. The browser itself drives 
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_application_model
 
 from apps_registry.models import AccessControl, App
 from apps_registry.services import app_get_or_create
@@ -188,3 +193,81 @@ def test_a_user_who_is_not_staff_is_sent_from_the_admin_to_their_pages(alice, cl
                                                         "next": "/admin/"}, follow=True)
     assert answer.redirect_chain[-1][0] == "/dashboard/"
     assert "The admin console is for staff" in answer.content.decode()
+
+
+def test_disconnecting_an_oauth_client_ends_its_tokens_for_you_only(alice_browser, alice, bob):
+    Application, AccessToken = get_application_model(), get_access_token_model()
+    claude = Application.objects.create(name="Claude", client_type="public", authorization_grant_type="authorization-code",
+                                        redirect_uris="https://claude.ai/api/mcp/auth_callback")
+    later = timezone.now() + timedelta(hours=1)
+    for user, key in [(alice, "alice-token"), (bob, "bob-token")]:
+        AccessToken.objects.create(user=user, application=claude, token=key, scope="memories", expires=later)
+    page = alice_browser.get("/dashboard/connect/").content.decode()
+    assert "Claude" in page and "Disconnect Claude" in page
+    alice_browser.post("/dashboard/connect/", {"action": "disconnect", "client": str(claude.pk)})
+    assert list(AccessToken.objects.values_list("token", flat=True)) == ["bob-token"]
+    assert "No client is connected by OAuth." in alice_browser.get("/dashboard/connect/").content.decode()
+    bob_browser = Client()
+    bob_browser.force_login(bob)
+    assert "Disconnect Claude" in bob_browser.get("/dashboard/connect/").content.decode()
+
+
+def test_changing_your_password_keeps_you_signed_in_and_the_old_one_stops_working(alice, alice_browser):
+    alice.set_password("the first long password")
+    alice.save()
+    alice_browser.force_login(alice)
+    answer = alice_browser.post("/dashboard/account/", {"old_password": "the first long password",
+                                                        "new_password1": "a second long password",
+                                                        "new_password2": "a second long password"}, follow=True)
+    assert "Your password is changed." in answer.content.decode()
+    assert alice_browser.get("/dashboard/").status_code == 200
+    alice.refresh_from_db()
+    assert alice.check_password("a second long password") and not alice.check_password("the first long password")
+
+
+def test_deleting_from_the_list_removes_them_from_every_search(alice, alice_browser, notes):
+    nuts = notes[0][2]
+    alice_browser.post("/dashboard/memories/", {"action": "delete", "ids": [str(nuts.pk)]})
+    assert Memory.objects.get(pk=nuts.pk).state == "deleted"
+    assert nuts.pk not in [m.pk for m, _ in memory_search(user=alice, query="allergic to nuts")]
+    assert alice_browser.get(f"/dashboard/memories/{nuts.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/memories/", "/dashboard/memories/?q=fact",
+                                  "/dashboard/apps/"])
+def test_pages_read_the_same_number_of_queries_for_10_or_60_memories(alice, alice_browser, path):
+    from memories.tests.factories import bulk_memories
+
+    app = app_get_or_create(owner=alice, name="claude")
+    counts = []
+    for more in (10, 50):
+        bulk_memories(owner=alice, app=app, count=more, prefix=f"fact {more}")
+        memory_search(user=alice, app=app, query="fact")  # access-log rows too
+        with CaptureQueriesContext(connection) as queries:
+            assert alice_browser.get(path).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+@pytest.mark.parametrize("path, form", [
+    ("/dashboard/memories/", {"action": "pause", "ids": ["not-an-id"]}),
+    ("/dashboard/memories/", {"action": "explode", "ids": []}),
+    ("/dashboard/memories/", {"action": "pause", "ids": [str(i) for i in range(1001)]}),
+    ("/dashboard/apps/", {"action": "pause", "app": "x"}),
+    ("/dashboard/connect/", {"action": "revoke", "token": "x"}),
+    ("/dashboard/connect/", {"action": "disconnect", "client": "'; drop"}),
+    ("/dashboard/connect/", {"action": "client", "client": "emacs"}),
+    ("/dashboard/backup/", {"action": "export", "format": "pdf"}),
+    ("/dashboard/memories/", {"action": "pause", "ids": ["\x00"]}),
+])
+def test_mangled_forms_get_a_sentence_never_a_500(alice_browser, path, form):
+    answer = alice_browser.post(path, form, follow=True)
+    assert answer.status_code in (200, 400, 404)
+    assert answer.status_code != 200 or 'class="error"' in answer.content.decode()
+
+
+@pytest.mark.parametrize("query", ["?page=0", "?page=abc", "?since=yesterday", "?app=nope", "?state=gone",
+                                   "?q=" + "x" * 600, "?sort=random", "?category=%00"])
+def test_mangled_filters_are_a_400_page(alice_browser, query):
+    answer = alice_browser.get(f"/dashboard/memories/{query}")
+    assert answer.status_code == 400 and "errorlist" in answer.content.decode()
