@@ -18,6 +18,7 @@ from memories.models import Config, Memory
 from memories.selectors import config_current
 from memories.services import memory_create, memory_search
 from memories.tests.llm_server import FakeLLM
+from openmemory.errors import ApplicationError
 from openmemory.models import ApiToken
 
 pytestmark = pytest.mark.django_db
@@ -109,13 +110,22 @@ def test_bad_metadata_is_a_sentence_on_the_page_and_nothing_changes(alice_browse
     assert Memory.objects.get(pk=cat.pk).content == "Alice's cat is called Pixel"
 
 
-def test_pausing_an_app_cuts_it_off(alice, alice_browser, notes):
+def test_pausing_an_app_cuts_it_off_and_a_deny_rule_hides_memories_from_it(alice, alice_browser, notes):
     app = App.objects.get(owner=alice, name="claude")
     alice_browser.post("/dashboard/apps/", {"app": str(app.pk), "action": "pause"})
     app.refresh_from_db()
     assert not app.is_active
+    with pytest.raises(ApplicationError, match="paused"):
+        memory_search(user=alice, app=app, query="cat")  # what MCP's search_memory calls
+    alice_browser.post(f"/dashboard/apps/{app.pk}/", {"action": "resume"})
+    assert [m.content for m, _ in memory_search(user=alice, app=App.objects.get(pk=app.pk), query="cat")][0] == (
+        "Alice's cat is called Pixel")
     alice_browser.post(f"/dashboard/apps/{app.pk}/", {"action": "add-rule", "effect": "deny", "memory": ""})
     assert AccessControl.objects.filter(app=app, effect="deny", memory=None).exists()
+    assert memory_search(user=alice, app=App.objects.get(pk=app.pk), query="cat") == []
+    rule = AccessControl.objects.get(app=app)
+    alice_browser.post(f"/dashboard/apps/{app.pk}/", {"action": "delete-rule", "rule": str(rule.pk)})
+    assert not AccessControl.objects.filter(app=app).exists()
 
 
 def test_a_new_token_is_shown_once_and_works(alice_browser, alice):

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from memories.tests.llm_server import FakeLLM
 from openmemory.tests.servers import require
 
 pytestmark = pytest.mark.live_server_process
@@ -39,15 +40,19 @@ def make_run(tmp_path_factory):
     env = {key: value for key, value in os.environ.items()
            if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "OPENMEMORY_USER", "DJANGO_SETTINGS_MODULE"}}
     env.update(USER="readme", LOGNAME="readme", OPENMEMORY_DATA_DIR=str(data))
-    log = (data / "make-run.log").open("w")
-    process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    try:
-        token = _wait_for_token(process, data / "make-run.log")
-        yield {"token": token, "env": env, "data": data}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+    # The README's LLM example names OpenAI, and a configuration is saved once its model answers: "OpenAI" here is
+    # the stand-in on 127.0.0.1, where mem0 looks for it (OPENAI_BASE_URL), with a key in the environment.
+    with FakeLLM() as llm:
+        env.update(OPENAI_API_KEY="sk-readme-not-secret", OPENAI_BASE_URL=llm.url)
+        log = (data / "make-run.log").open("w")
+        process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            token = _wait_for_token(process, data / "make-run.log")
+            yield {"token": token, "env": env, "data": data}
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
 
 
 def _wait_for_token(process, log: Path) -> str:
