@@ -24,14 +24,18 @@ def config_save(*, document: dict, replace: bool = False, allow_dimension_change
     """
     if probe:
         stored = Config.objects.filter(key=CONFIG_KEY).values_list("value", flat=True).first() or {}
-        _probe(document if replace else deep_merge(stored, document), stored)
+        value = document if replace else deep_merge(stored, document)
+        if not config_problems(value):  # else the save below says what is wrong
+            if not allow_dimension_change:
+                _dimension_check(value)  # before the probe builds anything for vectors of another size
+            _probe(value, stored)
     return _save(document=document, replace=replace, allow_dimension_change=allow_dimension_change)
 
 
 def _probe(value: dict, stored: dict) -> None:
     new, old = with_defaults(value)["mem0"], with_defaults(stored)["mem0"]
-    if config_problems(value) or (new["embedder"] == old["embedder"] and new["llm"] == old["llm"]):
-        return  # the save says what is wrong; or nothing a call would check has changed
+    if new["embedder"] == old["embedder"] and new["llm"] == old["llm"]:
+        return  # nothing a call would check has changed
     try:
         checks = _checks(Engine(with_defaults(value)), with_defaults(value))
     except ApplicationError as exc:
@@ -46,15 +50,20 @@ def _save(*, document: dict, replace: bool, allow_dimension_change: bool) -> Con
     value = document if replace else deep_merge(row.value, document)
     if problems := config_problems(value):
         raise ApplicationError(" ".join(problems))
-    dims = embedder_dims(with_defaults(value))
-    if not allow_dimension_change and MemoryVector.objects.exclude(dims=dims).exists():
-        raise Conflict(f"The new embedder makes vectors of {dims} dimensions but the stored ones have another size. "
-                       "Switch embedders with `python manage.py reembed --embedder '<json>'`, which re-embeds "
-                       "every memory.")
+    if not allow_dimension_change:
+        _dimension_check(value)
     row.value = value
     row.version += 1
     row.save(update_fields=["value", "version", "updated_at"])
     return row
+
+
+def _dimension_check(value: dict) -> None:
+    dims = embedder_dims(with_defaults(value))
+    if MemoryVector.objects.exclude(dims=dims).exists():
+        raise Conflict(f"The new embedder makes vectors of {dims} dimensions but the stored ones have another size. "
+                       "Switch embedders with `python manage.py reembed --embedder '<json>'`, which re-embeds "
+                       "every memory.")
 
 
 @dataclass

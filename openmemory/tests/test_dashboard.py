@@ -281,3 +281,16 @@ def test_mangled_forms_get_a_sentence_never_a_500(alice_browser, path, form):
 def test_mangled_filters_are_a_400_page(alice_browser, query):
     answer = alice_browser.get(f"/dashboard/memories/{query}")
     assert answer.status_code == 400 and "errorlist" in answer.content.decode()
+
+
+def test_an_embedder_of_another_size_is_refused_with_what_to_run_instead(staff, notes, monkeypatch):
+    monkeypatch.setenv("TEST_LLM_API_KEY", "sk-test")
+    staff_browser = Client()
+    staff_browser.force_login(staff)
+    refused = staff_browser.post("/dashboard/settings/", {
+        "action": "save", "llm_provider": "", "llm_config": "{}", "embedder_provider": "openai",
+        "embedder_config": json.dumps({"model": "text-embedding-3-small", "embedding_dims": 1536,
+                                       "api_key": "env:TEST_LLM_API_KEY", "openai_base_url": "http://127.0.0.1:9/v1"})})
+    page = refused.content.decode()
+    assert refused.status_code == 400 and "vectors of 1536 dimensions" in page and "manage.py reembed" in page
+    assert not Config.objects.exists()
