@@ -2,7 +2,8 @@
 import json
 from datetime import datetime, time, timedelta
 
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from apps_registry.models import App
@@ -74,8 +75,12 @@ def memory(request, memory_id):
     form = MemoryEditForm(initial={"content": memory.content, "categories": ", ".join(memory.category_names),
                                    "metadata": _json(memory.metadata)})
     if request.method == "POST" and "state" in request.POST:
-        memory_set_state(memory=memory, state=_state(request.POST["state"]), actor=request.user)
-        return back(request, f"The memory is {request.POST['state']}.", "dashboard:memories")
+        state = _state(request.POST["state"])
+        memory_set_state(memory=memory, state=state, actor=request.user)
+        if state == "deleted":  # its page is gone with it
+            messages.success(request, "The memory is deleted.")
+            return redirect("dashboard:memories")
+        return back(request, f"The memory is {state}.", "dashboard:memories")
     if request.method == "POST":
         form = MemoryEditForm(request.POST)
         if form.is_valid():

@@ -14,7 +14,8 @@ PAGE_SIZE = 25
 
 def page(view):
     """A dashboard page: signed in, or sent to sign in. Something of another user's (or of nobody's) is a 404 page;
-    a change the services refuse comes back to the same page with their sentence."""
+    a change the services refuse comes back to the same page with their sentence; a page they cannot give is a page
+    with that sentence and their status."""
 
     @login_required
     @wraps(view)
@@ -24,8 +25,8 @@ def page(view):
         except NotFound as exc:
             return render(request, "dashboard/not_found.html", {"sentence": exc.message}, status=404)
         except ApplicationError as exc:
-            if request.method != "POST":
-                raise
+            if request.method != "POST":  # a page that cannot be shown now (the engine is down: 503) says why
+                return render(request, "dashboard/problem.html", {"sentence": exc.message}, status=exc.status_code)
             messages.error(request, exc.message)
             return redirect(request.get_full_path())
 

@@ -16,7 +16,7 @@ from apps_registry.models import AccessControl, App
 from apps_registry.services import app_get_or_create
 from memories.models import Config, Memory
 from memories.selectors import config_current
-from memories.services import memory_create, memory_search
+from memories.services import config_save, memory_create, memory_search
 from memories.tests.llm_server import FakeLLM
 from openmemory.errors import ApplicationError
 from openmemory.models import ApiToken
@@ -294,3 +294,20 @@ def test_an_embedder_of_another_size_is_refused_with_what_to_run_instead(staff, 
     page = refused.content.decode()
     assert refused.status_code == 400 and "vectors of 1536 dimensions" in page and "manage.py reembed" in page
     assert not Config.objects.exists()
+
+
+def test_with_the_engine_down_a_search_says_so_with_a_503_and_the_list_still_shows(alice_browser, notes):
+    config_save(document={"mem0": {"embedder": {"provider": "openai", "config": {"api_key": "env:NOT_SET_API_KEY"}}}},
+                allow_dimension_change=True)  # stored without its check: the variable went away later
+    searched = alice_browser.get("/dashboard/memories/", {"q": "pets"})
+    assert searched.status_code == 503 and "NOT_SET_API_KEY" in searched.content.decode()
+    listed = alice_browser.get("/dashboard/memories/")
+    assert listed.status_code == 200 and "Alice&#x27;s cat is called Pixel" in listed.content.decode()
+
+
+def test_deleting_a_memory_from_its_page_goes_back_to_the_list(alice_browser, notes):
+    cat = notes[0][0]
+    page = f"/dashboard/memories/{cat.pk}/"
+    answer = alice_browser.post(page, {"state": "deleted", "next": page}, follow=True)
+    assert answer.redirect_chain[-1][0] == "/dashboard/memories/" and "The memory is deleted." in answer.content.decode()
+    assert Memory.objects.get(pk=cat.pk).state == "deleted"
