@@ -19,7 +19,8 @@ NO_LLM = ""
 
 class ConfigForm(forms.Form):
     llm_provider = forms.ChoiceField(required=False, label="LLM provider")
-    llm_config = forms.CharField(required=False, label="LLM settings (JSON)", widget=forms.Textarea(attrs={"rows": 5, "class": "code"}),
+    llm_config = forms.CharField(required=False, label="LLM settings (JSON)",
+                                 widget=forms.Textarea(attrs={"rows": 5, "class": "code"}),
                                  help_text='e.g. {"model": "gpt-4o-mini", "api_key": "env:OPENAI_API_KEY"}: a key is '
                                            "named as env:NAME, never typed here.")
     embedder_provider = forms.ChoiceField(label="Embedder provider")

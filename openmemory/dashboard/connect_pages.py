@@ -1,5 +1,6 @@
 """Connect: API tokens, a ready configuration for each MCP client, and the OAuth clients connected."""
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from mcp_bridge.client_configs import CLIENTS, client_config, client_url
 from openmemory.dashboard.forms import ClientForm, TokenForm
@@ -12,6 +13,7 @@ CLIENT_NAMES = {"claude-desktop": "Claude Desktop", "claude-code": "Claude Code"
                 "vscode": "VS Code", "windsurf": "Windsurf"}
 
 
+@never_cache  # an answer may hold a new key: no copy of it kept by the browser or a proxy
 @page
 def connect(request):
     shown = {}  # what only this answer shows: a new key, or a configuration holding one
