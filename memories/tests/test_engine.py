@@ -2,6 +2,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.db.models import F
 
 from apps_registry.models import AccessControl
 from apps_registry.services import app_get_or_create, app_set_active
@@ -206,6 +207,30 @@ def test_listing_makes_a_constant_number_of_queries(alice, alice_app, count, dja
         listed = memory_list_for_app(user=alice, app=alice_app, limit=100)
     assert len(listed) == min(count, 100)
     assert alice_app.access_logs.filter(access_type="list").count() == len(listed)
+
+
+def test_a_listing_logs_each_memory_once_per_app_in_ten_minutes_and_a_search_every_time(alice, alice_app):
+    from datetime import timedelta
+
+    from memories.models import MemoryAccessLog
+    from memories.services import memory_list_for_app
+
+    kept = [memory_create(user=alice, app=alice_app, text=f"Alice's note {n}", infer=False).memory for n in range(3)]
+    other = app_get_or_create(owner=alice, name="claude")
+    for _ in range(3):
+        memory_list_for_app(user=alice, app=alice_app, limit=100)
+    memory_list_for_app(user=alice, app=other, limit=100)  # another app's listing is its own
+    logged = MemoryAccessLog.objects.filter(access_type="list")
+    assert logged.filter(app=alice_app).count() == 3 and logged.filter(app=other).count() == 3
+    newest = memory_create(user=alice, app=alice_app, text="Alice's note 3", infer=False).memory
+    memory_list_for_app(user=alice, app=alice_app, limit=100)
+    assert set(logged.filter(app=alice_app).values_list("memory_id", flat=True)) == {m.pk for m in [*kept, newest]}
+    logged.update(accessed_at=F("accessed_at") - timedelta(minutes=11))  # the window has passed: logged again
+    memory_list_for_app(user=alice, app=alice_app, limit=100)
+    assert logged.filter(app=alice_app).count() == 8
+    for _ in range(2):
+        memory_search(user=alice, app=alice_app, query="note")
+    assert MemoryAccessLog.objects.filter(access_type="search").count() == 8  # 4 found, twice
 
 
 def test_history_merges_content_and_state_changes_in_order(alice, alice_app):
