@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
+from django.utils.timezone import now
 
 from apps_registry.models import AccessControl, App
 from apps_registry.services import DEFAULT_APP, app_get_or_create
@@ -170,6 +171,9 @@ class _Importer:
             for memory_id, record in planned.items():
                 self._write_memory(memory_id, record, memory_id in existing, change)
             uncategorized = self._link_categories(planned)
+            # Categories the file names stand as a person's choice does (the leftover job must not redo them).
+            Memory.objects.filter(id__in=[i for i in planned if i not in uncategorized]).update(
+                categorized_at=now())
             change.reembed.update(((i, vector) for (i, _), vector in zip(live, vectors)))
             # An export without categories (OpenMemory's, often): categorize after the commit.
             change.categorize(Memory.objects.filter(id__in=[i for i, _ in live if i in uncategorized]))

@@ -192,3 +192,18 @@ def test_mem0s_own_history_database(alice, tmp_path):
     assert "imported 1" in run(path, "--into", "alice")
     memory = Memory.objects.get(owner=alice)
     assert (str(memory.id), memory.content, memory.created_at.month) == (kept, "Runs a bakery in Ghent", 1)
+
+
+def test_categories_a_file_names_stand_when_the_leftover_job_runs(alice, tmp_path):
+    """Before: an imported memory kept its file's categories only until the leftover job (every 30 s) took it for a
+    lost categorization (never categorized, created long ago) and replaced them."""
+    from memories.services import memories_categorize_leftovers
+
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(json.dumps({"text": "Takes the 7:40 train", "created_at": "2025-03-01T08:00:00Z",
+                                 "categories": ["travel"]}) + "\n" + json.dumps({"text": "Allergic to penicillin"}) + "\n")
+    run(notes, "--into", "alice")
+    assert memories_categorize_leftovers() == 0
+    train = Memory.objects.get(content="Takes the 7:40 train")
+    assert train.category_names == ["travel"] and train.categorized_at is not None
+    assert Memory.objects.get(content="Allergic to penicillin").category_names  # none named: categorized here
