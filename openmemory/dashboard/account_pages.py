@@ -96,7 +96,7 @@ def settings_page(request):
         raise ApplicationError("Only staff change the server's settings.")
     return render(request, "dashboard/settings.html", {
         "form": form, "checks": checks, "version": version, "document": json.dumps(document, indent=2),
-        "providers": {kind: installed_providers(kind) for kind in ("llm", "embedder")}},
+        "providers": {kind: installed_providers(kind) for kind in ("llm", "embedder")} if form else {}},
         status=400 if form is not None and form.errors else 200)
 
 
