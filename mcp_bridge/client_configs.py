@@ -3,13 +3,15 @@ Connect page shows."""
 import json
 import shlex
 
+# Each client: its name as people know it, and where the configuration goes.
 CLIENTS = {
-    "claude-desktop": "Claude Desktop: merge into claude_desktop_config.json (Settings > Developer > Edit Config), "
-                      "then restart it. Needs Node.js (npx runs mcp-remote, which bridges its stdio to us).",
-    "claude-code": "Claude Code: run this command.",
-    "cursor": "Cursor: merge into ~/.cursor/mcp.json (or .cursor/mcp.json in a project).",
-    "vscode": "VS Code: merge into .vscode/mcp.json of your workspace (or run 'MCP: Add Server').",
-    "windsurf": "Windsurf: merge into ~/.codeium/windsurf/mcp_config.json.",
+    "claude-desktop": ("Claude Desktop", "merge into claude_desktop_config.json (Settings > Developer > Edit Config), "
+                                         "then restart it. Needs Node.js (npx runs mcp-remote, which bridges its stdio "
+                                         "to us)."),
+    "claude-code": ("Claude Code", "run this command."),
+    "cursor": ("Cursor", "merge into ~/.cursor/mcp.json (or .cursor/mcp.json in a project)."),
+    "vscode": ("VS Code", "merge into .vscode/mcp.json of your workspace (or run 'MCP: Add Server')."),
+    "windsurf": ("Windsurf", "merge into ~/.codeium/windsurf/mcp_config.json."),
 }
 
 

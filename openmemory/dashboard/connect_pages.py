@@ -9,9 +9,6 @@ from openmemory.errors import ApplicationError
 from openmemory.selectors import oauth_clients_connected, token_of_user, tokens_of_user
 from openmemory.services import oauth_client_disconnect, token_create, token_revoke
 
-CLIENT_NAMES = {"claude-desktop": "Claude Desktop", "claude-code": "Claude Code", "cursor": "Cursor",
-                "vscode": "VS Code", "windsurf": "Windsurf"}
-
 
 @never_cache  # an answer may hold a new key: no copy of it kept by the browser or a proxy
 @page
@@ -40,7 +37,7 @@ def connect(request):
     return render(request, "dashboard/connect.html", {
         "shown": shown, "token_form": token_form, "client_form": client_form,
         "tokens": tokens_of_user(user=request.user), "oauth_clients": oauth_clients_connected(user=request.user),
-        "clients": [(name, CLIENT_NAMES[name], how.split(": ", 1)[-1]) for name, how in CLIENTS.items()],
+        "clients": [(name, title, where) for name, (title, where) in CLIENTS.items()],
         "chatgpt_url": client_url(_base(request), "chatgpt", request.user.get_username()),
         "claude_url": client_url(_base(request), "claude", request.user.get_username())},
         status=400 if token_form.errors else 200)
@@ -50,8 +47,8 @@ def _client_config(request, *, client: str, transport: str) -> dict:
     """A token of its own for the client (revoke it to cut just that client off) in the text to paste."""
     _, key = token_create(user=request.user, name=f"mcp: {client}")
     url = client_url(_base(request), client, request.user.get_username(), transport)
-    return {"client": CLIENT_NAMES[client], "how": CLIENTS[client].split(": ", 1)[-1],
-            "config": client_config(client, url, key),
+    title, where = CLIENTS[client]
+    return {"client": title, "how": where, "config": client_config(client, url, key),
             "token_name": f"mcp: {client}"}
 
 

@@ -25,7 +25,8 @@ class Command(BaseCommand):
         # One token per client: revoke it (admin, or the user's token list) to cut just that client off.
         _, key = token_create(user=owner, name=f"mcp: {client}")
         url = client_url(base_url, client, owner.username, transport)
-        self.stderr.write(f"{CLIENTS[client]}\nThe token below is new (named 'mcp: {client}'); it acts for "
+        title, where = CLIENTS[client]
+        self.stderr.write(f"{title}: {where}\nThe token below is new (named 'mcp: {client}'); it acts for "
                           f"'{owner.username}'.\n")
         self.stdout.write(client_config(client, url, key))
 
