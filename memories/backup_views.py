@@ -1,5 +1,3 @@
-import re
-import tempfile
 from pathlib import Path
 
 from django.http import FileResponse
@@ -12,12 +10,11 @@ from rest_framework.response import Response
 
 from apps_registry.selectors import app_owned
 from memories.services import memories_export, memories_export_lines, memories_import
-from memories.services.moving import memories_move_in, source_for_user, source_read
+from memories.services.moving import MAX_UPLOAD_BYTES, memories_move_in, uploaded_source
 from openmemory.api import EpochField, UserIdField, UserScopedView, from_epoch, validated
 from openmemory.errors import PayloadTooLarge
 
 TAG = ["backup"]
-MAX_IMPORT_BYTES = 200 * 1024 * 1024
 
 
 class ExportIn(serializers.Serializer):
@@ -37,8 +34,8 @@ class ImportIn(serializers.Serializer):
     user_id = UserIdField()
 
     def validate_file(self, file):
-        if file.size > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
+        if file.size > MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge(f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB.")
         return file
 
 
@@ -85,14 +82,20 @@ class ExportView(UserScopedView):
         data = validated(ExportIn, request.data)
         if data.get("app_id"):
             app_owned(user=self.user, app_id=data["app_id"])  # another self.user's app looks like none: 404
-        if data["format"] != "zip":
-            lines = memories_export_lines(user=self.user, kind=data["format"], app_id=data.get("app_id"))
-            return FileResponse(lines, as_attachment=True, filename=f"memories_{self.user.username}.{data['format']}",
-                                content_type=JsonLinesRenderer.media_type if data["format"] == "jsonl" else "text/csv")
-        archive = memories_export(user=self.user, app_id=data.get("app_id"), from_date=from_epoch(data.get("from_date")),
-                                to_date=from_epoch(data.get("to_date")))
-        return FileResponse(archive, as_attachment=True, filename=f"memories_export_{self.user.username}.zip",
-                            content_type="application/zip")
+        return export_file(user=self.user, kind=data["format"], app_id=data.get("app_id"),
+                           from_date=from_epoch(data.get("from_date")), to_date=from_epoch(data.get("to_date")))
+
+
+def export_file(*, user, kind: str, app_id=None, from_date=None, to_date=None) -> FileResponse:
+    """The user's memories as a download (the REST export and the dashboard's): OpenMemory's backup zip (the dates
+    narrow it), or one memory a line in JSONL or CSV."""
+    if kind != "zip":
+        return FileResponse(memories_export_lines(user=user, kind=kind, app_id=app_id), as_attachment=True,
+                            filename=f"memories_{user.username}.{kind}",
+                            content_type=JsonLinesRenderer.media_type if kind == "jsonl" else CsvRenderer.media_type)
+    return FileResponse(memories_export(user=user, app_id=app_id, from_date=from_date, to_date=to_date),
+                        as_attachment=True, filename=f"memories_export_{user.username}.zip",
+                        content_type=ZipRenderer.media_type)
 
 
 class ImportView(UserScopedView):
@@ -119,13 +122,6 @@ MOVE_IN_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv", ".db", ".sqlite")
 
 
 def _moved_in(user, upload) -> dict:
-    """Another installation's file (an OpenMemory database, a mem0 export, JSONL, CSV) into the user's memories; its
-    own name in what the sentences say."""
-    with tempfile.TemporaryDirectory() as directory:
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name or "").name)[-100:].lstrip(".")
-        path = Path(directory) / (name or "upload")
-        with path.open("wb") as copy:
-            for chunk in upload.chunks():
-                copy.write(chunk)
-        source = source_for_user(source_read(path, owner=user.get_username()), user.get_username())
+    """Another installation's file (an OpenMemory database, a mem0 export, JSONL, CSV) into the user's memories."""
+    with uploaded_source(upload, user.get_username()) as source:
         return memories_move_in(source=source, into=user).counts

@@ -3,10 +3,13 @@ export (its SDK's get_memory_export), mem0's own history database, or plain JSON
 documents, one per owner, checked with the rules every other way in uses, then written by the backup import
 (memories.services.backup): ids kept where they are ids (derived from the line where not), so that a second run adds
 nothing. An OpenMemory database also brings its apps' paused state and its access log."""
+import contextlib
 import csv
 import io
 import json
+import re
 import sqlite3
+import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -20,10 +23,11 @@ from apps_registry.services import app_get_or_create, app_set_active
 from memories.archive import read_archive, validated_document
 from memories.models import Memory, MemoryAccessLog
 from memories.services.backup import memories_import_document
-from openmemory.errors import ApplicationError
+from openmemory.errors import ApplicationError, PayloadTooLarge
 from openmemory.services import user_get_or_create
 
 User = get_user_model()
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # a file uploaded to a user's account (REST, the dashboard)
 KINDS = ("openmemory-db", "openmemory-zip", "mem0-export", "mem0-history", "jsonl", "csv")
 
 
@@ -333,3 +337,18 @@ def source_for_user(source: Source, username: str) -> Source:
                                    f"{username!r}: import it with manage.py import_memories.")
         source.documents = {username: source.documents[username]}
     return source
+
+
+@contextlib.contextmanager
+def uploaded_source(upload, username: str):
+    """A file uploaded to a user's account, read as a source of that user's memories: copied to a temporary file
+    (the readers take a path) under its own name made safe, which the sentences about it name; removed after."""
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB.")
+    with tempfile.TemporaryDirectory() as directory:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name or "").name)[-100:].lstrip(".")
+        path = Path(directory) / (name or "upload")
+        with path.open("wb") as copy:
+            for chunk in upload.chunks():
+                copy.write(chunk)
+        yield source_for_user(source_read(path, owner=username), username)
