@@ -15,6 +15,11 @@ def _count(rows: QuerySet, what: str = "*", distinct: bool = False):
     return Coalesce(Subquery(counted), Value(0), output_field=IntegerField())
 
 
+def apps_of_user(*, user: AbstractUser) -> QuerySet[App]:
+    """The user's apps by name, without figures (a menu of them)."""
+    return App.objects.filter(owner=user).order_by("name")
+
+
 def apps_with_counts(*, user: AbstractUser) -> QuerySet[App]:
     """The user's apps with their figures, each a subquery: one query however many apps and memories."""
     created = Memory.objects.live().filter(app_id=OuterRef("id"))

@@ -188,10 +188,18 @@ def memory_related(*, memory: Memory) -> QuerySet[Memory]:
     )
 
 
+def _in_use(user: AbstractUser) -> QuerySet[Memory]:
+    """The user's memories that count as in use: neither deleted nor archived."""
+    return Memory.objects.filter(owner=user).exclude(state__in=[Memory.State.DELETED, Memory.State.ARCHIVED])
+
+
 def categories_in_use(*, user: AbstractUser) -> QuerySet:
-    live = Memory.objects.filter(owner=user).exclude(state__in=[Memory.State.DELETED, Memory.State.ARCHIVED])
     return Category.objects.filter(Exists(Memory.categories.through.objects.filter(
-        category_id=OuterRef("id"), memory_id__in=live.values("id")))).order_by("name")
+        category_id=OuterRef("id"), memory_id__in=_in_use(user).values("id")))).order_by("name")
+
+
+def category_counts_in_use(*, user: AbstractUser) -> list[tuple[str, int]]:
+    return category_counts(memories=_in_use(user))
 
 
 def category_counts(*, memories: QuerySet[Memory]) -> list[tuple[str, int]]:

@@ -3,8 +3,7 @@ from pathlib import Path
 
 from django.shortcuts import render
 
-from apps_registry.models import App
-from apps_registry.selectors import app_owned
+from apps_registry.selectors import app_owned, apps_of_user
 from memories.backup_views import export_file
 from memories.services.moving import memories_move_in, memories_move_in_preview, uploaded_source
 from openmemory.dashboard.forms import ExportForm, ImportForm
@@ -14,7 +13,7 @@ from openmemory.errors import ApplicationError, PayloadTooLarge
 
 @page
 def backup(request):
-    apps = App.objects.filter(owner=request.user).order_by("name")
+    apps = apps_of_user(user=request.user)
     export_form, import_form, context = ExportForm(apps=apps), ImportForm(), {}
     if request.method == "POST" and request.POST.get("action") == "export":
         export_form = ExportForm(request.POST, apps=apps)

@@ -7,8 +7,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from apps_registry.selectors import apps_with_counts
-from memories.models import Memory
-from memories.selectors import category_counts, memory_state_counts
+from memories.selectors import category_counts_in_use, memory_state_counts
 from openmemory.dashboard.pages import page
 from stats.selectors import memories_added_by_day, recent_activity
 
@@ -23,11 +22,10 @@ def home(request):
     user = request.user
     counts = memory_state_counts(user=user)
     start = _week_start(timezone.localdate()) - timedelta(weeks=WEEKS - 1)
-    live = Memory.objects.filter(owner=user).exclude(state__in=[Memory.State.DELETED, Memory.State.ARCHIVED])
     return render(request, "dashboard/home.html", {
         "states": [(state, counts.get(state, 0)) for state in ("active", "paused", "archived")],
         "apps": apps_with_counts(user=user).order_by("-total_memories_created", "name")[:8],
-        "categories": category_counts(memories=live)[:12],
+        "categories": category_counts_in_use(user=user)[:12],
         "chart": weekly_chart(memories_added_by_day(user=user, since=_midnight(start)), start=start),
         "activity": recent_activity(user=user)})
 

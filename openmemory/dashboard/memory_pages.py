@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from apps_registry.models import App
+from apps_registry.selectors import apps_of_user
 from memories.selectors import (MemoryFilters, categories_in_use, memories_related, memory_access_logs, memory_get,
                                 memory_history, memory_list)
 from memories.services import (memories_of_user, memories_set_state, memory_set_categories, memory_set_metadata,
@@ -22,7 +22,7 @@ SHOWN_LOG = 50  # access-log rows a memory's page shows
 def memories(request):
     if request.method == "POST":
         return _bulk(request)
-    apps = App.objects.filter(owner=request.user).order_by("name")
+    apps = apps_of_user(user=request.user)
     form = MemoryFilterForm(request.GET, apps=apps, categories=categories_in_use(user=request.user))
     if not form.is_valid():
         return render(request, "dashboard/memories.html", {"form": form, "rows": [], "total": 0}, status=400)
