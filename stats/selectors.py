@@ -72,12 +72,14 @@ def memories_added_by_day(*, user: AbstractUser, since) -> list[tuple]:
 
 def recent_activity(*, user: AbstractUser, limit: int = 15) -> list[dict]:
     """What the user's apps did lately, newest first: memories they added, and their searches and listings (one
-    entry a read, with how many memories it returned). Two queries."""
+    entry a read, with how many access-log rows it wrote). Three queries, none over the whole log: the rows of one
+    read share its time, so the latest reads are found by their times first, then only their rows are counted."""
     added = [{"at": memory.created_at, "app": memory.app.name, "kind": "added", "memory": memory}
              for memory in Memory.objects.live().filter(owner=user).select_related("app").order_by("-created_at")[:limit]]
-    reads = (MemoryAccessLog.objects.filter(app__owner=user)
-             .values("accessed_at", "app__name", "access_type", "metadata").annotate(n=Count("id"))
-             .order_by("-accessed_at")[:limit])
+    log = MemoryAccessLog.objects.filter(app__owner=user)
+    latest = list(log.order_by("-accessed_at").values_list("accessed_at", flat=True).distinct()[:limit])
+    reads = (log.filter(accessed_at__in=latest).values("accessed_at", "app__name", "access_type", "metadata")
+             .annotate(n=Count("id")).order_by("-accessed_at")[:limit])
     read = [{"at": row["accessed_at"], "app": row["app__name"], "kind": row["access_type"], "count": row["n"],
              "query": (row["metadata"] or {}).get("query", "")} for row in reads]
     return sorted(added + read, key=lambda entry: entry["at"], reverse=True)[:limit]
