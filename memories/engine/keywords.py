@@ -8,13 +8,20 @@ Only active memories are ever context, and a reader an access rule narrows searc
 text a reader may not read ever makes a memory match. Neighbours change as memories arrive, change state or are
 deleted: `keywords_refresh` rewrites the documents a change reaches.
 
-Ranking: BM25 on SQLite (FTS5's own); on PostgreSQL, whose ts_rank has no notion of how rare a word is, each
-query word's ts_rank weighted by its inverse document frequency among the matching rows (one query).
+Ranking uses the searching user's own memories only: no other user's memories change a user's results, or could
+be read from them. On SQLite each word is indexed as a term of its owner's ("7.adopt": folded, porter-stemmed,
+prefixed with the owner's id), so that FTS5's vocabulary gives, for the user alone, how many of their documents hold
+each query word and where (fts5vocab), and the score is BM25 over those figures. On PostgreSQL each query word's
+ts_rank is weighted by its inverse document frequency among the owner's documents that match the query (one
+query). The words too common to say anything are a fixed list (STOPWORDS) and, on SQLite, the words in half of
+the user's own documents or more.
 """
 import bisect
 import functools
+import math
 import re
-import time
+import threading
+import unicodedata
 import uuid
 from datetime import timedelta
 
@@ -41,13 +48,45 @@ hers herself him himself his how i if in into is it its itself just me more most
 once only or other our ours ourselves out over own same she should so some such than that the their theirs them
 themselves then there these they this those through to too under until up very was we were what when where which while
 who whom why will with would you your yours yourself yourselves""".split())
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")  # letters and digits, as FTS5's unicode61 tokenizer reads words
+
+
+def _words(text: str) -> list[str]:
+    """The words of a text: case-folded, without diacritics."""
+    text = text.casefold()
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _WORD.findall(text)
 
 
 def query_words(query: str) -> list[str]:
-    """The words of a query worth matching: lower-cased, no stopwords, each once."""
-    words = [w for w in _WORD.findall(query.lower()) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """The words of a query worth matching: folded, no stopwords, each once."""
+    words = [w for w in _words(query) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
     return list(dict.fromkeys(words))[:32]
+
+
+class _Stemmer(threading.local):  # a snowball stemmer keeps its word in the object: one per thread
+    def __init__(self):
+        self.porter = snowballstemmer.stemmer("porter")
+
+
+_stemmer = _Stemmer()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stem(word: str) -> str:
+    return _stemmer.porter.stemWord(word)
+
+
+def _terms(owner_id: int, text: str) -> list[str]:
+    """SQLite: a text as the owner's terms, as its document is indexed ("7.adopt")."""
+    return [f"{owner_id}.{_stem(word)}" for word in _words(text)]
+
+
+def _sqlite_row(owner_id: int, body: str, context: str) -> tuple[str, str, str, int]:
+    """(owner column, body terms, context terms, length in terms) of a document in SQLite's index."""
+    body_terms, context_terms = _terms(owner_id, body), _terms(owner_id, context)
+    return f"{owner_id}.", " ".join(body_terms), " ".join(context_terms), len(body_terms) + len(context_terms)
 
 
 def _rowid(memory_id) -> int:
@@ -172,9 +211,10 @@ def _write(documents: dict, gone: list) -> None:
             for start in range(0, len(rowids), 500):
                 chunk = rowids[start:start + 500]
                 cursor.execute(f"DELETE FROM {TABLE} WHERE rowid IN ({','.join('%s' for _ in chunk)})", chunk)
-            cursor.executemany(f"INSERT INTO {TABLE} (rowid, memory_id, owner, body, context) VALUES (%s, %s, %s, %s, %s)",
-                               [[_rowid(i), _hex(i), f"u{owner}", body, context]
-                                for i, (owner, body, context) in documents.items()])
+            cursor.executemany(
+                f"INSERT INTO {TABLE} (rowid, memory_id, owner, body, context, length) VALUES (%s, %s, %s, %s, %s, %s)",
+                [[_rowid(i), _hex(i), *_sqlite_row(owner, body, context)]
+                 for i, (owner, body, context) in documents.items()])
             return
         if gone:
             cursor.execute(f"DELETE FROM {TABLE} WHERE memory_id = ANY(%s)", [list(gone)])
@@ -197,61 +237,63 @@ def keyword_candidates(*, query: str, owner_id: int, limit: int, with_context: b
     those, in one slower query (for when the rules hide most of the owner's best matches).
     """
     weight = CONTEXT_WEIGHT if with_context else 0.0
-    only, params = _allowed_sql(allowed, "memory_id" if connection.vendor == "sqlite" else "k.memory_id")
+    if not query_words(query):
+        return [], False
+    only, params = _allowed_sql(allowed, "k.memory_id")
     if connection.vendor == "sqlite":
-        if not (words := [word for word in query_words(query) if word not in _common_words()]):
-            return [], False
-        found = _sqlite_search(words, owner_id, only, params, limit, weight)
+        found, more = _sqlite_search(query, owner_id, only, params, limit, weight)
     else:
-        if not query_words(query):
-            return [], False
         found = _postgresql_search(query, owner_id, only, params, limit, weight)
+        more = len(found) == limit
     meaningful = [(memory_id, score) for memory_id, score in found if score >= MEANINGFUL]
-    return meaningful, len(meaningful) == limit  # best first: past a row below MEANINGFUL, all are
+    return meaningful, more and len(meaningful) == limit  # best first: past a row below MEANINGFUL, all are
 
 
-class _CommonWords:
-    """The words in half the documents or more, per process, refreshed every COMMON_WORDS_TTL seconds. BM25
-    gives them no weight (FTS5 floors it; their IDF is negative), yet matching one costs a pass over half the
-    index: they are left out of queries. Only once the index is large enough for it to matter."""
-
-    def __init__(self):
-        self.stems, self.until = frozenset(), 0.0
-
-    def __call__(self) -> "_CommonWords":
-        if time.monotonic() > self.until:
-            self.stems, self.until = _common_stems(), time.monotonic() + COMMON_WORDS_TTL
-        return self
-
-    def __contains__(self, word: str) -> bool:  # SQLite: a query word, stemmed as FTS5's porter tokenizer does
-        return bool(self.stems) and snowballstemmer.stemmer("porter").stemWord(word) in self.stems
+# BM25's constants (FTS5's and Lucene's defaults).
+BM25_K1, BM25_B = 1.2, 0.75
 
 
-COMMON_WORDS_TTL = 60
-COMMON_WORDS_FROM = 1000  # documents
-_common_words = _CommonWords()
-
-
-def _common_stems() -> frozenset:
+def _sqlite_search(query, owner_id, only, params, limit, weight) -> tuple[list[tuple[str, float]], bool]:
+    """BM25 over the owner's documents alone, from FTS5's vocabulary in one statement: how many of the owner's
+    documents hold each query term (and how many the owner has), then every occurrence of the terms kept, with the
+    documents' lengths. Its work follows the documents that match, not the size of the table."""
+    owner, terms = f"{owner_id}.", list(dict.fromkeys(f"{owner_id}.{_stem(word)}" for word in query_words(query)))
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{TABLE}_vocabulary USING "
-                           f"fts5vocab(main, {TABLE}, 'row')")
-            cursor.execute(f"SELECT count(*) FROM {TABLE}")
-            total = cursor.fetchone()[0]
-            if total < COMMON_WORDS_FROM:
-                return frozenset()
-            cursor.execute(f"SELECT term FROM temp.{TABLE}_vocabulary WHERE doc * 2 >= %s", [total])
-            return frozenset(row[0] for row in cursor.fetchall())
-        # PostgreSQL's own statistics on the column (ANALYZE): lexemes with the share of rows that hold them.
-        cursor.execute("SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-                       "WHERE tablename = %s AND attname = 'document' AND n_distinct IS NOT NULL", [TABLE])
-        row = cursor.fetchone()
-        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [TABLE])
-        total = (cursor.fetchone() or [0])[0]
-    if not row or not row[0] or total < COMMON_WORDS_FROM:
-        return frozenset()
-    return frozenset(lexeme for lexeme, share in zip(row[0], row[1]) if share >= 0.5)
+        # A term in half of the owner's documents or more has no weight in BM25 (its IDF is floored, as FTS5's is):
+        # left out, it changes no score and its occurrences are not read. CROSS JOIN keeps this order: the kept
+        # terms first, so that each finds its occurrences by the term.
+        cursor.execute(f"""
+            WITH counts AS (SELECT term, doc FROM temp.{TABLE}_terms WHERE term IN ({', '.join(['%s'] * len(terms))}, %s)),
+            total AS (SELECT coalesce(max(doc), 0) AS n FROM counts WHERE term = %s),
+            kept AS (SELECT counts.term, counts.doc, total.n FROM counts, total
+                     WHERE counts.term <> %s AND counts.doc * 2 < total.n)
+            SELECT k.memory_id, k.length, o.term, sum(o.col = 'body'), sum(o.col = 'context'), kept.doc, kept.n
+            FROM kept CROSS JOIN temp.{TABLE}_occurrences o CROSS JOIN {TABLE} k
+            WHERE o.term = kept.term AND k.rowid = o.doc AND o.col IN ({"'body', 'context'" if weight else "'body'"})
+            {only} GROUP BY o.doc, o.term""", [*terms, owner, owner, owner, *params])
+        rows = cursor.fetchall()
+    if not rows:
+        return [], False
+    lengths = {memory_id: length for memory_id, length, *_ in rows}
+    average, scores = sum(lengths.values()) / len(lengths), dict.fromkeys(lengths, 0.0)
+    for memory_id, length, term, in_body, in_context, holding, total in rows:
+        frequency = in_body + weight * in_context
+        rarity = max(math.log((total - holding + 0.5) / (holding + 0.5)), 1e-6)
+        scores[memory_id] += rarity * frequency * (BM25_K1 + 1) / (
+            frequency + BM25_K1 * (1 - BM25_B + BM25_B * length / average))
+    best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [(str(uuid.UUID(memory_id)), score) for memory_id, score in best[:limit]], len(best) > limit
+
+
+def keywords_vocabulary(sender, connection, **kwargs) -> None:
+    """connection_created: on SQLite, FTS5's vocabulary as this connection's own tables (temp), which search reads.
+    Made once a connection, outside any transaction (a rollback would take them away)."""
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for kind, name in (("row", "terms"), ("instance", "occurrences")):
+            cursor.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{TABLE}_{name} USING fts5vocab(main, {TABLE}, "
+                           f"'{kind}')")
 
 
 def _allowed_sql(allowed: QuerySet | None, column: str) -> tuple[str, list]:
@@ -259,15 +301,6 @@ def _allowed_sql(allowed: QuerySet | None, column: str) -> tuple[str, list]:
         return "", []
     sql, params = allowed.values("id").query.sql_with_params()
     return f" AND {column} IN ({sql})", list(params)
-
-
-def _sqlite_search(words, owner_id, only, params, limit, weight) -> list[tuple[str, float]]:
-    match = f'owner : "u{owner_id}" AND {{body context}} : (' + " OR ".join(f'"{w}"' for w in words) + ")"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT memory_id, -bm25({TABLE}, 0.0, 0.0, 1.0, %s) AS score FROM {TABLE} WHERE {TABLE} MATCH %s"
-            f"{only} ORDER BY bm25({TABLE}, 0.0, 0.0, 1.0, %s) LIMIT %s", [weight, match, *params, weight, limit])
-        return [(str(uuid.UUID(memory_id)), score) for memory_id, score in cursor.fetchall()]
 
 
 def _postgresql_search(query, owner_id, only, params, limit, weight) -> list[tuple[str, float]]:
@@ -283,7 +316,7 @@ def postgresql_query(query, owner_id, only, params, limit, weight) -> tuple[str,
     sql = f"""
         WITH terms AS (
             SELECT DISTINCT lexeme, quote_literal(lexeme)::tsquery AS q
-            FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme WHERE lexeme <> ALL(%s)),
+            FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme),
         matched AS (
             SELECT k.memory_id, k.document FROM {TABLE} k
             WHERE k.document @@ (%s::tsquery && replace(plainto_tsquery('english', %s)::text, ' & ', ' | ')::tsquery)
@@ -294,7 +327,7 @@ def postgresql_query(query, owner_id, only, params, limit, weight) -> tuple[str,
         FROM matched m CROSS JOIN total JOIN terms t ON m.document @@ t.q JOIN frequency f ON f.lexeme = t.lexeme
         GROUP BY m.memory_id ORDER BY 2 DESC, 1 LIMIT %s"""
     weights = [0.0, 0.0, weight, 1.0]  # D (the owner lexeme), C, B (context), A (the memory's own text)
-    return sql, [query, list(_common_words().stems), f"'owner/{owner_id}'", query, *params, weights, limit]
+    return sql, [query, f"'owner/{owner_id}'", query, *params, weights, limit]
 
 
 # --- checking ------------------------------------------------------------------------------------------------------
@@ -309,10 +342,13 @@ def keywords_drift(memories: QuerySet) -> tuple[list, list, list]:
     expected = {i: (*document, i in active) for i, document in expected.items() if i in live}
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            cursor.execute(f"SELECT memory_id, owner, body, context FROM {TABLE}")
-            indexed = {uuid.UUID(i): (owner, body, context) for i, owner, body, context in cursor.fetchall()}
-            differs = {i for i, (owner, body, context, is_active) in expected.items() if i in indexed and (
-                indexed[i][:2] != (f"u{owner}", body) or (is_active and indexed[i][2] != context))}
+            cursor.execute(f"SELECT memory_id, owner, body, context, length FROM {TABLE}")
+            indexed = {uuid.UUID(i): tuple(row) for i, *row in cursor.fetchall()}
+            differs = set()
+            for i, (owner, body, context, is_active) in expected.items():
+                if i in indexed and indexed[i][:(4 if is_active else 2)] != _sqlite_row(owner, body, context)[
+                        :(4 if is_active else 2)]:
+                    differs.add(i)
         else:
             cursor.execute(f"SELECT memory_id FROM {TABLE}")
             indexed = {i for (i,) in cursor.fetchall()}

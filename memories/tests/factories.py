@@ -12,11 +12,12 @@ class MemoryFactory(factory.django.DjangoModelFactory):
     content = factory.Sequence(lambda n: f"fact number {n}")
 
 
-def bulk_memories(*, owner, app, count: int, prefix: str = "fact number") -> list[Memory]:
-    """Many active memories with their vectors, in batches (what an import does), for size-dependent tests."""
+def bulk_memories(*, owner, app, count: int = 0, prefix: str = "fact number", texts: list[str] = ()) -> list[Memory]:
+    """Many active memories with their vectors, in batches (what an import does), for size-dependent tests: `count`
+    numbered facts, or these texts."""
     memories = Memory.objects.bulk_create(
-        MemoryFactory.build(owner=owner, app=app, content=f"{prefix} {i}") for i in range(count)
-    )
+        MemoryFactory.build(owner=owner, app=app, content=text)
+        for text in (texts or [f"{prefix} {i}" for i in range(count)]))
     get_engine().put_vectors([(str(m.id), m.content, {"user_id": owner.username}) for m in memories])
     keywords_refresh([m.id for m in memories])
     return memories

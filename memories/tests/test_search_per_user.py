@@ -1,0 +1,74 @@
+"""A user's search ranks with that user's memories alone: what other users store neither moves it nor shows in it."""
+import random
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from memories.services import memory_search
+from memories.tests.factories import bulk_memories
+
+PEOPLE = ["Caroline", "Melanie", "Jon", "Gina", "Nate", "Joanna", "Tim", "John", "Maria", "Audrey"]
+DOINGS = ["went hiking", "painted a sunset", "adopted a dog", "ran a charity race", "visited the museum",
+          "started a pottery class", "read a book about photography", "took a photo of the lake",
+          "joined a support group", "baked bread", "played the guitar", "went camping with the kids",
+          "bought a new car", "watched a movie", "planted tomatoes", "learned to swim"]
+PLACES = ["in Portland", "at the beach", "near the park", "in the city", "at home", "in the mountains"]
+WHEN = ["last Friday", "in May 2023", "yesterday", "on the weekend", "in 2022", "last summer"]
+
+
+def sentences(seed: int, count: int) -> list[str]:
+    """Everyday sentences from one vocabulary: another user's hold the same words in other proportions."""
+    rng = random.Random(seed)
+    return [f"{rng.choice(PEOPLE)} {rng.choice(DOINGS)} {rng.choice(PLACES)} {rng.choice(WHEN)}" for _ in range(count)]
+
+
+def queries() -> list[str]:
+    rng = random.Random(7)
+    asked = [f"what did {rng.choice(PEOPLE)} do {rng.choice(PLACES)}" for _ in range(15)]
+    asked += [f"when did {rng.choice(PEOPLE)} {rng.choice(DOINGS)}" for _ in range(15)]
+    asked += [rng.choice(DOINGS) for _ in range(10)]
+    asked += [f"{rng.choice(PEOPLE)} photo 2023", "dog", "pottery", "support group", "guitar", "Portland beach",
+              "swimming lessons", "a picture of the lake", "charity", "tomatoes in the garden"]
+    return asked
+
+
+def top_tens(user) -> list[list[str]]:
+    return [[memory.content for memory, _ in memory_search(user=user, query=query, limit=10)] for query in queries()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_users_top_ten_does_not_move_when_another_user_stores_ten_thousand_memories(alice, alice_app, bob):
+    from apps_registry.services import app_get_or_create
+
+    bulk_memories(owner=alice, app=alice_app, texts=[f"{text} (note {i})" for i, text in enumerate(sentences(1, 80))])
+    before = top_tens(alice)
+    assert top_tens(alice) == before  # asked twice, nothing stored between: the same
+    assert sum(bool(found) for found in before) == len(before)
+    # Bob logs his photos: a word of Alice's queries in every one of his memories.
+    crowd = [f"photo {i}: {text}" for i, text in enumerate(sentences(2, 10_000))]
+    for start in range(0, len(crowd), 2_000):
+        bulk_memories(owner=bob, app=app_get_or_create(owner=bob, name="claude"), texts=crowd[start:start + 2_000])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # what autovacuum does after so many rows
+    after = top_tens(alice)
+    moved = [(query, b, a) for query, b, a in zip(queries(), before, after) if b != a]
+    assert not moved, moved[:3]
+
+
+def test_a_search_makes_as_many_queries_whatever_the_number_of_users(alice, alice_app, django_user_model):
+    from apps_registry.services import app_get_or_create
+
+    bulk_memories(owner=alice, app=alice_app, texts=sentences(1, 30))
+
+    def counted() -> int:
+        with CaptureQueriesContext(connection) as queries_run:
+            memory_search(user=alice, app=alice_app, query="Caroline hiking in Portland", limit=10)
+        return len(queries_run)
+
+    alone = counted()
+    for n in range(20):
+        other = django_user_model.objects.create(username=f"other{n}")
+        bulk_memories(owner=other, app=app_get_or_create(owner=other, name="notes"), texts=sentences(10 + n, 30))
+    assert counted() == alone
