@@ -251,6 +251,9 @@ def keyword_candidates(*, query: str, owner_id: int, limit: int, with_context: b
 
 # BM25's constants (FTS5's and Lucene's defaults).
 BM25_K1, BM25_B = 1.2, 0.75
+# A word's rarity is counted as if the user also had this many documents without it: with a handful of memories, a
+# word in one of two is still worth matching (by BM25's own count it is not); with hundreds, it changes nothing.
+UNSEEN_DOCUMENTS = 10
 
 
 def _sqlite_search(query, owner_id, only, params, limit, weight) -> tuple[list[tuple[str, float]], bool]:
@@ -259,18 +262,18 @@ def _sqlite_search(query, owner_id, only, params, limit, weight) -> tuple[list[t
     documents' lengths. Its work follows the documents that match, not the size of the table."""
     owner, terms = f"{owner_id}.", list(dict.fromkeys(f"{owner_id}.{_stem(word)}" for word in query_words(query)))
     with connection.cursor() as cursor:
-        # A term in half of the owner's documents or more has no weight in BM25 (its IDF is floored, as FTS5's is):
-        # left out, it changes no score and its occurrences are not read. CROSS JOIN keeps this order: the kept
+        # A term in half of the owner's documents or more (and the UNSEEN_DOCUMENTS) has no weight in BM25 (its
+        # IDF is floored, as FTS5's is): left out, it changes no score and its occurrences are not read. CROSS JOIN keeps this order: the kept
         # terms first, so that each finds its occurrences by the term.
         cursor.execute(f"""
             WITH counts AS (SELECT term, doc FROM temp.{TABLE}_terms WHERE term IN ({', '.join(['%s'] * len(terms))}, %s)),
             total AS (SELECT coalesce(max(doc), 0) AS n FROM counts WHERE term = %s),
             kept AS (SELECT counts.term, counts.doc, total.n FROM counts, total
-                     WHERE counts.term <> %s AND counts.doc * 2 < total.n)
+                     WHERE counts.term <> %s AND counts.doc * 2 < total.n + %s)
             SELECT k.memory_id, k.length, o.term, sum(o.col = 'body'), sum(o.col = 'context'), kept.doc, kept.n
             FROM kept CROSS JOIN temp.{TABLE}_occurrences o CROSS JOIN {TABLE} k
             WHERE o.term = kept.term AND k.rowid = o.doc AND o.col IN ({"'body', 'context'" if weight else "'body'"})
-            {only} GROUP BY o.doc, o.term""", [*terms, owner, owner, owner, *params])
+            {only} GROUP BY o.doc, o.term""", [*terms, owner, owner, owner, UNSEEN_DOCUMENTS, *params])
         rows = cursor.fetchall()
     if not rows:
         return [], False
@@ -278,7 +281,7 @@ def _sqlite_search(query, owner_id, only, params, limit, weight) -> tuple[list[t
     average, scores = sum(lengths.values()) / len(lengths), dict.fromkeys(lengths, 0.0)
     for memory_id, length, term, in_body, in_context, holding, total in rows:
         frequency = in_body + weight * in_context
-        rarity = max(math.log((total - holding + 0.5) / (holding + 0.5)), 1e-6)
+        rarity = max(math.log((total + UNSEEN_DOCUMENTS - holding + 0.5) / (holding + 0.5)), 1e-6)
         scores[memory_id] += rarity * frequency * (BM25_K1 + 1) / (
             frequency + BM25_K1 * (1 - BM25_B + BM25_B * length / average))
     best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))

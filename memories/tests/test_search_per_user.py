@@ -1,5 +1,7 @@
 """A user's search ranks with that user's memories alone: what other users store neither moves it nor shows in it."""
 import random
+import subprocess
+import sys
 
 import pytest
 from django.db import connection
@@ -72,3 +74,56 @@ def test_a_search_makes_as_many_queries_whatever_the_number_of_users(alice, alic
         other = django_user_model.objects.create(username=f"other{n}")
         bulk_memories(owner=other, app=app_get_or_create(owner=other, name="notes"), texts=sentences(10 + n, 30))
     assert counted() == alone
+
+
+BEFORE_UPGRADE = """
+import django; django.setup()
+from django.db import connection
+from apps_registry.models import App
+from memories.models import Memory
+from openmemory.services import user_get_or_create
+
+owner = user_get_or_create(username="alice")
+app = App.objects.create(owner=owner, name="cursor")
+memory = Memory.objects.create(owner=owner, app=app, content="Alice adopted a greyhound called Pixel")
+with connection.cursor() as cursor:  # the keyword document as the version before wrote it
+    cursor.execute("INSERT INTO memories_keywords (rowid, memory_id, owner, body, context) VALUES (1, %s, %s, %s, '')",
+                   [memory.id.hex, f"u{owner.pk}", memory.content])
+"""
+AFTER_UPGRADE = """
+import django; django.setup()
+from memories.engine.keywords import keyword_candidates
+from memories.models import Memory
+
+memory = Memory.objects.get()
+print([memory_id == str(memory.id) for memory_id, _ in keyword_candidates(query="greyhounds", owner_id=memory.owner_id,
+                                                                             limit=10)[0]])
+"""
+
+
+@pytest.mark.live_server_process
+def test_upgrading_sqlite_rewrites_the_keyword_documents_a_search_reads(tmp_path):
+    from django.conf import settings
+
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "openmemory.settings", "SECRET_KEY": "x",
+           "OPENMEMORY_DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+
+    def run(*args):
+        done = subprocess.run([sys.executable, *args], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    run("manage.py", "migrate", "--noinput")
+    run("manage.py", "migrate", "--noinput", "memories", "0009")  # back to the version before, its table empty
+    run("-c", BEFORE_UPGRADE)
+    run("manage.py", "migrate", "--noinput")
+    assert run("-c", AFTER_UPGRADE).strip() == "[True]"
+
+
+def test_a_new_users_words_match_from_their_first_memories(alice, alice_app, bob):
+    from apps_registry.services import app_get_or_create
+
+    bulk_memories(owner=bob, app=app_get_or_create(owner=bob, name="claude"), texts=sentences(3, 50))
+    bulk_memories(owner=alice, app=alice_app, texts=["Alice adopted a greyhound called Pixel", "Alice likes tea"])
+    (first, hit), *_ = memory_search(user=alice, query="Pixel", limit=10)
+    assert first.content == "Alice adopted a greyhound called Pixel" and hit.keyword_score is not None
