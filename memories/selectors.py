@@ -62,9 +62,10 @@ _SORT_FIELDS = {"memory": "content", "categories": "first_category", "app_name":
 
 
 SEARCHED = 100  # memories a listing's search query finds, at most, by meaning and words (and as many by substring)
-# The cosine similarity from which a memory counts as about the query ("pets" and a cat's name: 0.32; unrelated
-# everyday sentences: under 0.1, with all-MiniLM-L6-v2).
-LISTED_SIMILARITY = 0.3
+# A memory found by meaning alone is listed when it is at least this share as close to the query as the closest one:
+# no fixed similarity, which a paraphrase can fall below ("programming language" and "Python and Django": 0.21 with
+# all-MiniLM-L6-v2, about what unrelated sentences reach for another query).
+LISTED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,13 @@ def _listed(user: AbstractUser, filters: MemoryFilters) -> QuerySet[Memory]:
 
 
 def _matches(*, owner: AbstractUser, memories: QuerySet[Memory], query: str, limit: int) -> list:
-    """What a listing's search finds among the owner's `memories`, best first: not the whole list reordered, but
-    the memories with a word of their own (not a neighbour's) in common with the query, or a meaning close enough."""
+    """What a listing's search finds among the owner's `memories`, by the one search's score, best first: not the
+    whole list reordered, but the memories with a word of their own (not a neighbour's) in common with the query,
+    and those about as close in meaning as the closest (LISTED_SHARE)."""
     hits = get_engine().search_hybrid(query=query, user_id=owner.get_username(), owner_id=owner.pk, context=False,
                                       allowed=memories.values("id"), limit=limit)
-    return [hit for hit in hits if hit.keyword_score is not None or (hit.vector_score or 0.0) >= LISTED_SIMILARITY]
+    closest = max((hit.vector_score or 0.0 for hit in hits), default=0.0)
+    return [hit for hit in hits if hit.keyword_score is not None or (hit.vector_score or 0.0) >= LISTED_SHARE * closest]
 
 
 def _searched(user, memories: QuerySet[Memory], query: str, sort_column: str | None, sort_direction: str) -> list:

@@ -141,6 +141,19 @@ def test_the_filter_endpoint_ranks_by_relevance_unless_a_sort_is_given(alice_cli
     assert [item["content"] for item in listed] == ["They talked about the adoption agency in Portland"]
 
 
+def test_the_listing_search_finds_a_paraphrase_by_meaning_and_leaves_out_what_is_not_about_it(alice_client):
+    for text in ["Python and Django", "Uses TypeScript at work", "Allergic to peanuts", "Plays tennis on Sundays",
+                 "Likes coffee in the morning", "Has a cat named Whiskers", "Works as a nurse"]:
+        assert alice_client.post("/api/v1/memories/", {"text": text, "infer": False, "app": "notes"},
+                                 format="json").status_code == 201
+    # "programming language" has no word in common with either, and is as close to "Python and Django" (cosine
+    # 0.21) as some unrelated sentences are to other queries: a fixed similarity cut left them out.
+    listed = alice_client.get("/api/v1/memories/", {"search_query": "programming language"}).json()["items"]
+    assert {item["content"] for item in listed} == {"Python and Django", "Uses TypeScript at work"}
+    listed = alice_client.post("/api/v1/memories/filter", {"search_query": "pets"}, format="json").json()["items"]
+    assert [item["content"] for item in listed] == ["Has a cat named Whiskers"]
+
+
 @pytest.mark.skipif(not __import__("os").environ.get("DATABASE_URL", "").startswith("postgres"),
                     reason="PostgreSQL's plan: runs in CI's PostgreSQL pass")
 def test_postgresql_finds_the_users_matches_through_the_gin_index(alice, bob, alice_app):
