@@ -2,9 +2,11 @@
 project): every turn stored through the REST API in conversation order (one writer per conversation, one user
 each), as "<speaker> (<session date>): <text>"; every question (category 5, adversarial, skipped) asked through
 MCP `search_memory` with limit 10. Prints evidence recall@5 and @10 and hit@10 per category and overall, and the
-search round trip's p50/p95.
+search round trip's p50/p95. With --beside K, then stores every conversation again under K other users and asks
+again: a user's results must not move with other users' memories (it prints for how many questions the top 10
+changed).
 
-    .venv/bin/python bench/retrieval_eval.py [--data ../shared/data/locomo-dev.json] [--explain]
+    .venv/bin/python bench/retrieval_eval.py [--data ../shared/data/locomo-dev.json] [--explain] [--beside K]
 Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database.
 """
 import argparse
@@ -87,16 +89,28 @@ def score(answers: list[dict]) -> None:
           f"{times[int(len(times) * 0.95) - 1]:.1f} ms ({len(times)} searches)")
 
 
+def ask_all(samples, stored, tokens, explain) -> list[dict]:
+    answers = []
+    for sample, by_memory in zip(samples, stored):
+        questions = [q for q in sample["qa"] if q["category"] in CATEGORIES]
+        answers += asyncio.run(ask(sample["sample_id"], tokens[sample["sample_id"]], questions, by_memory, explain))
+    return answers
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "locomo-dev.json"))
     parser.add_argument("--explain", action="store_true", help="print the misses")
+    parser.add_argument("--beside", type=int, default=0, metavar="K",
+                        help="then store the conversations under K other users and ask again")
     args = parser.parse_args()
     samples = json.loads(Path(args.data).read_text())
     call_command("migrate", verbosity=0)
     from openmemory.services import token_create, user_get_or_create
 
     tokens = {s["sample_id"]: token_create(user=user_get_or_create(username=s["sample_id"]))[1] for s in samples}
+    others = [(f"{s['sample_id']}-beside-{k}", s) for k in range(args.beside) for s in samples]
+    tokens.update({name: token_create(user=user_get_or_create(username=name))[1] for name, _ in others})
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     if connection.vendor == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{connection.settings_dict['NAME']}"
@@ -114,12 +128,18 @@ def main():
             stored = list(pool.map(lambda s: store(s, tokens[s["sample_id"]]), samples))
         print(f"{connection.vendor}: stored {sum(map(len, stored))} turns of {len(samples)} conversations in "
               f"{time.perf_counter() - started:.0f} s")
-        answers = []
-        for sample, by_memory in zip(samples, stored):
-            questions = [q for q in sample["qa"] if q["category"] in CATEGORIES]
-            answers += asyncio.run(ask(sample["sample_id"], tokens[sample["sample_id"]], questions, by_memory,
-                                       args.explain))
+        answers = ask_all(samples, stored, tokens, args.explain)
         score(answers)
+        if others:
+            started = time.perf_counter()
+            with ThreadPoolExecutor(len(samples)) as pool:
+                list(pool.map(lambda other: store(other[1], tokens[other[0]]), others))
+            print(f"stored the conversations under {args.beside} other users each in {time.perf_counter() - started:.0f} s; "
+                  "asked again:")
+            again = ask_all(samples, stored, tokens, args.explain)
+            score(again)
+            moved = sum(a["found"] != b["found"] for a, b in zip(answers, again))
+            print(f"top 10 changed for {moved} of {len(answers)} questions with other users' memories beside")
         if args.explain:
             for answer in answers:
                 missed = {e.strip() for e in answer["question"]["evidence"]} - set(answer["found"])
