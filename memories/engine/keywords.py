@@ -18,7 +18,6 @@ the user's own documents or more.
 """
 import bisect
 import functools
-import math
 import re
 import threading
 import unicodedata
@@ -257,35 +256,36 @@ UNSEEN_DOCUMENTS = 10
 
 
 def _sqlite_search(query, owner_id, only, params, limit, weight) -> tuple[list[tuple[str, float]], bool]:
-    """BM25 over the owner's documents alone, from FTS5's vocabulary in one statement: how many of the owner's
-    documents hold each query term (and how many the owner has), then every occurrence of the terms kept, with the
-    documents' lengths. Its work follows the documents that match, not the size of the table."""
+    """BM25 over the owner's documents alone, from FTS5's vocabulary, in one statement: how many of the owner's
+    documents hold each query term (and how many the owner has), every occurrence of the terms kept, the matching
+    documents' lengths (from the table's content, `<table>_content`: c0 the memory id, c1 the length), and the score
+    of each. Its work follows the documents that match, not the size of the table."""
     owner, terms = f"{owner_id}.", list(dict.fromkeys(f"{owner_id}.{_stem(word)}" for word in query_words(query)))
     with connection.cursor() as cursor:
         # A term in half of the owner's documents or more (and the UNSEEN_DOCUMENTS) has no weight in BM25 (its
-        # IDF is floored, as FTS5's is): left out, it changes no score and its occurrences are not read. CROSS JOIN keeps this order: the kept
-        # terms first, so that each finds its occurrences by the term.
+        # IDF is floored, as FTS5's is): left out, it changes no score and its occurrences are not read. CROSS
+        # JOIN keeps the order: the kept terms first, each finding its occurrences by the term.
         cursor.execute(f"""
             WITH counts AS (SELECT term, doc FROM temp.{TABLE}_terms WHERE term IN ({', '.join(['%s'] * len(terms))}, %s)),
             total AS (SELECT coalesce(max(doc), 0) AS n FROM counts WHERE term = %s),
             kept AS (SELECT counts.term, counts.doc, total.n FROM counts, total
-                     WHERE counts.term <> %s AND counts.doc * 2 < total.n + %s)
-            SELECT k.memory_id, k.length, o.term, sum(o.col = 'body'), sum(o.col = 'context'), kept.doc, kept.n
-            FROM kept CROSS JOIN temp.{TABLE}_occurrences o CROSS JOIN {TABLE} k
-            WHERE o.term = kept.term AND k.rowid = o.doc AND o.col IN ({"'body', 'context'" if weight else "'body'"})
-            {only} GROUP BY o.doc, o.term""", [*terms, owner, owner, owner, UNSEEN_DOCUMENTS, *params])
+                     WHERE counts.term <> %s AND counts.doc * 2 < total.n + %s),
+            occurrences AS (
+                SELECT o.doc, sum(o.col = 'body') + %s * sum(o.col = 'context') AS f, kept.doc AS holding, kept.n AS total
+                FROM kept CROSS JOIN temp.{TABLE}_occurrences o
+                WHERE o.term = kept.term AND o.col IN ({"'body', 'context'" if weight else "'body'"}) GROUP BY o.doc, o.term),
+            matched AS (
+                SELECT k.memory_id, k.length, occurrences.* FROM occurrences
+                CROSS JOIN (SELECT id, c0 AS memory_id, c1 AS length FROM {TABLE}_content) k
+                WHERE k.id = occurrences.doc {only}),
+            average AS (SELECT avg(length) AS length FROM (SELECT DISTINCT doc, length FROM matched))
+            SELECT memory_id, sum(max(ln((total + %s - holding + 0.5) / (holding + 0.5)), 1e-6) * f * %s
+                                  / (f + %s * (1 - %s + %s * matched.length / average.length))) AS score, count(*) OVER ()
+            FROM matched, average GROUP BY doc ORDER BY score DESC, memory_id LIMIT %s""",
+                       [*terms, owner, owner, owner, UNSEEN_DOCUMENTS, weight, *params, UNSEEN_DOCUMENTS, BM25_K1 + 1,
+                        BM25_K1, BM25_B, BM25_B, limit])
         rows = cursor.fetchall()
-    if not rows:
-        return [], False
-    lengths = {memory_id: length for memory_id, length, *_ in rows}
-    average, scores = sum(lengths.values()) / len(lengths), dict.fromkeys(lengths, 0.0)
-    for memory_id, length, term, in_body, in_context, holding, total in rows:
-        frequency = in_body + weight * in_context
-        rarity = max(math.log((total + UNSEEN_DOCUMENTS - holding + 0.5) / (holding + 0.5)), 1e-6)
-        scores[memory_id] += rarity * frequency * (BM25_K1 + 1) / (
-            frequency + BM25_K1 * (1 - BM25_B + BM25_B * length / average))
-    best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    return [(str(uuid.UUID(memory_id)), score) for memory_id, score in best[:limit]], len(best) > limit
+    return [(str(uuid.UUID(memory_id)), score) for memory_id, score, _ in rows], bool(rows) and rows[0][2] > limit
 
 
 def keywords_vocabulary(sender, connection, **kwargs) -> None:

@@ -1,0 +1,67 @@
+"""The keyword side of search for one heavy user: CPU per call of keyword_candidates (the database's work and ours)
+for queries whose words are in 1-20% of the user's memories, with as many memories of other users beside.
+
+    .venv/bin/python bench/keyword_bench.py [--size 10000] [--others 10000]
+Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database.
+"""
+import argparse
+import random
+import statistics
+import time
+
+from benchsetup import django_setup
+
+django_setup("om-keywords-", unthrottled=True)
+from django.core.management import call_command  # noqa: E402
+
+PEOPLE = ["Caroline", "Melanie", "Jon", "Gina", "Nate", "Joanna", "Tim", "John", "Maria", "Audrey"]
+DOINGS = ["went hiking", "painted a sunset", "adopted a dog", "ran a charity race", "visited the museum",
+          "started a pottery class", "read a book about photography", "took a photo of the lake",
+          "joined a support group", "baked bread", "played the guitar", "went camping with the kids",
+          "bought a new car", "watched a movie", "planted tomatoes", "learned to swim"]
+PLACES = ["in Portland", "at the beach", "near the park", "in the city", "at home", "in the mountains"]
+QUERIES = ["Caroline photo in Portland", "what did Melanie do at the beach", "pottery class", "guitar"]
+
+
+def store(username: str, count: int, seed: int) -> int:
+    from apps_registry.services import app_get_or_create
+    from memories.engine import get_engine
+    from memories.engine.keywords import keywords_refresh
+    from memories.models import Memory
+    from openmemory.services import user_get_or_create
+
+    rng, user = random.Random(seed), user_get_or_create(username=username)
+    app = app_get_or_create(owner=user, name="notes")
+    for start in range(0, count, 5000):
+        memories = Memory.objects.bulk_create(
+            Memory(owner=user, app=app, content=f"{rng.choice(PEOPLE)} {rng.choice(DOINGS)} {rng.choice(PLACES)}")
+            for _ in range(min(5000, count - start)))
+        get_engine().put_vectors([(str(m.id), m.content, {"user_id": username}) for m in memories])
+        keywords_refresh([m.id for m in memories])
+        print(f"{username}: {start + len(memories)} of {count} stored", flush=True)
+    return user.pk
+
+
+def main():
+    from memories.engine.keywords import keyword_candidates
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=10000)
+    parser.add_argument("--others", type=int, default=10000)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    owner = store("heavy", args.size, 1)
+    if args.others:
+        store("other", args.others, 2)
+    for query in QUERIES:
+        keyword_candidates(query=query, owner_id=owner, limit=100)
+        times = []
+        for _ in range(20):
+            started = time.process_time()
+            found, _ = keyword_candidates(query=query, owner_id=owner, limit=100)
+            times.append((time.process_time() - started) * 1000)
+        print(f"{query:<40} {statistics.median(times):6.2f} ms CPU (median of 20), {len(found)} found")
+
+
+if __name__ == "__main__":
+    main()
