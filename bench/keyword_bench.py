@@ -5,7 +5,6 @@ for queries whose words are in 1-20% of the user's memories, with as many memori
 Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database.
 """
 import argparse
-import random
 import statistics
 import time
 
@@ -14,28 +13,22 @@ from benchsetup import django_setup
 django_setup("om-keywords-", unthrottled=True)
 from django.core.management import call_command  # noqa: E402
 
-PEOPLE = ["Caroline", "Melanie", "Jon", "Gina", "Nate", "Joanna", "Tim", "John", "Maria", "Audrey"]
-DOINGS = ["went hiking", "painted a sunset", "adopted a dog", "ran a charity race", "visited the museum",
-          "started a pottery class", "read a book about photography", "took a photo of the lake",
-          "joined a support group", "baked bread", "played the guitar", "went camping with the kids",
-          "bought a new car", "watched a movie", "planted tomatoes", "learned to swim"]
-PLACES = ["in Portland", "at the beach", "near the park", "in the city", "at home", "in the mountains"]
 QUERIES = ["Caroline photo in Portland", "what did Melanie do at the beach", "pottery class", "guitar"]
 
 
 def store(username: str, count: int, seed: int) -> int:
+    from memories.tests.factories import everyday_sentences
     from apps_registry.services import app_get_or_create
     from memories.engine import get_engine
     from memories.engine.keywords import keywords_refresh
     from memories.models import Memory
     from openmemory.services import user_get_or_create
 
-    rng, user = random.Random(seed), user_get_or_create(username=username)
+    texts, user = everyday_sentences(seed, count), user_get_or_create(username=username)
     app = app_get_or_create(owner=user, name="notes")
     for start in range(0, count, 5000):
         memories = Memory.objects.bulk_create(
-            Memory(owner=user, app=app, content=f"{rng.choice(PEOPLE)} {rng.choice(DOINGS)} {rng.choice(PLACES)}")
-            for _ in range(min(5000, count - start)))
+            Memory(owner=user, app=app, content=text) for text in texts[start:start + 5000])
         get_engine().put_vectors([(str(m.id), m.content, {"user_id": username}) for m in memories])
         keywords_refresh([m.id for m in memories])
         print(f"{username}: {start + len(memories)} of {count} stored", flush=True)

@@ -1,3 +1,5 @@
+import random
+
 import factory
 
 from memories.engine import get_engine
@@ -21,3 +23,18 @@ def bulk_memories(*, owner, app, count: int = 0, prefix: str = "fact number", te
     get_engine().put_vectors([(str(m.id), m.content, {"user_id": owner.username}) for m in memories])
     keywords_refresh([m.id for m in memories])
     return memories
+
+
+PEOPLE = ["Caroline", "Melanie", "Jon", "Gina", "Nate", "Joanna", "Tim", "John", "Maria", "Audrey"]
+DOINGS = ["went hiking", "painted a sunset", "adopted a dog", "ran a charity race", "visited the museum",
+          "started a pottery class", "read a book about photography", "took a photo of the lake",
+          "joined a support group", "baked bread", "played the guitar", "went camping with the kids",
+          "bought a new car", "watched a movie", "planted tomatoes", "learned to swim"]
+PLACES = ["in Portland", "at the beach", "near the park", "in the city", "at home", "in the mountains"]
+WHEN = ["last Friday", "in May 2023", "yesterday", "on the weekend", "in 2022", "last summer"]
+
+
+def everyday_sentences(seed: int, count: int) -> list[str]:
+    """Everyday sentences from one vocabulary: another user's hold the same words in other proportions."""
+    rng = random.Random(seed)
+    return [f"{rng.choice(PEOPLE)} {rng.choice(DOINGS)} {rng.choice(PLACES)} {rng.choice(WHEN)}" for _ in range(count)]

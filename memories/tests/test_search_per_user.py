@@ -8,22 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from memories.services import memory_search
-from memories.tests.factories import bulk_memories
-
-PEOPLE = ["Caroline", "Melanie", "Jon", "Gina", "Nate", "Joanna", "Tim", "John", "Maria", "Audrey"]
-DOINGS = ["went hiking", "painted a sunset", "adopted a dog", "ran a charity race", "visited the museum",
-          "started a pottery class", "read a book about photography", "took a photo of the lake",
-          "joined a support group", "baked bread", "played the guitar", "went camping with the kids",
-          "bought a new car", "watched a movie", "planted tomatoes", "learned to swim"]
-PLACES = ["in Portland", "at the beach", "near the park", "in the city", "at home", "in the mountains"]
-WHEN = ["last Friday", "in May 2023", "yesterday", "on the weekend", "in 2022", "last summer"]
-
-
-def sentences(seed: int, count: int) -> list[str]:
-    """Everyday sentences from one vocabulary: another user's hold the same words in other proportions."""
-    rng = random.Random(seed)
-    return [f"{rng.choice(PEOPLE)} {rng.choice(DOINGS)} {rng.choice(PLACES)} {rng.choice(WHEN)}" for _ in range(count)]
-
+from memories.tests.factories import DOINGS, PEOPLE, PLACES, bulk_memories, everyday_sentences as sentences
 
 def queries() -> list[str]:
     rng = random.Random(7)
