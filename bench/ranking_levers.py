@@ -81,7 +81,7 @@ def neighbours_max(values: np.ndarray, reach: int) -> np.ndarray:
     return np.max([padded[reach + d: reach + d + len(values)] for d in range(-reach, reach + 1) if d], axis=0)
 
 
-def fused(cosine, words, *, context=0.3, vector_weight=0.7, share=0.0, reach=2, how="mean", after=0.0, after_reach=1):
+def fused(cosine, words, *, context=0.3, vector_weight=0.7, scale="best", cosine_scale="raw", share=0.0, reach=2, how="mean", after=0.0, after_reach=1):
     words = words[context]
     top = np.zeros(len(cosine))
     near = np.argsort(-cosine)[:100]
@@ -91,7 +91,18 @@ def fused(cosine, words, *, context=0.3, vector_weight=0.7, share=0.0, reach=2, 
         lift = neighbours_mean(cosine, reach) if how == "mean" else neighbours_max(cosine, reach)
         cos = cosine + share * lift
     best = words.max() or 1.0
-    score = vector_weight * cos + (1 - vector_weight) * words / best
+    if cosine_scale == "minmax":  # the candidates' cosines from 0 (the 100th) to 1 (the best)
+        low, high = cos[near].min(), cos[near].max()
+        cos = (cos - low) / ((high - low) or 1.0)
+    elif cosine_scale == "best":
+        cos = cos / (cos[near].max() or 1.0)
+    if scale == "best":
+        keyword = words / best
+    elif scale == "saturate":
+        keyword = words / (words + np.median(words[words > 0]) if (words > 0).any() else 1.0)
+    else:
+        keyword = np.sqrt(words / best)
+    score = vector_weight * cos + (1 - vector_weight) * keyword
     candidate = (top > 0) | (words > 0)
     score = np.where(candidate, score, -np.inf)
     if after:
@@ -125,6 +136,12 @@ def main():
     call_command("migrate", verbosity=0)
     data = load(json.loads(Path(args.data).read_text()))
     show("today (0.7 x cosine + 0.3 x words)", evaluate(data))
+    for cosine_scale in ("minmax", "best"):
+        for weight in (0.5, 0.6, 0.7, 0.8):
+            show(f"cosine scaled {cosine_scale}, vector weight {weight}", evaluate(data, cosine_scale=cosine_scale,
+                                                                                 vector_weight=weight))
+    for scale in ("saturate", "sqrt"):
+        show(f"keyword score scaled {scale}", evaluate(data, scale=scale))
     for context in CONTEXT_WEIGHTS:
         show(f"neighbours' words at {context}", evaluate(data, context=context))
     for weight in (0.6, 0.8):

@@ -12,9 +12,9 @@ Ranking uses the searching user's own memories only: no other user's memories ch
 be read from them. On SQLite each word is indexed as a term of its owner's ("7.adopt": folded, porter-stemmed,
 prefixed with the owner's id), so that FTS5's vocabulary gives, for the user alone, how many of their documents hold
 each query word and where (fts5vocab), and the score is BM25 over those figures. On PostgreSQL each query word's
-ts_rank is weighted by its inverse document frequency among the owner's documents that match the query (one
-query). The words too common to say anything are a fixed list (STOPWORDS) and, on SQLite, the words in half of
-the user's own documents or more.
+ts_rank is weighted by the same rarity among the owner's documents (one query). The words too common to say
+anything are a fixed list (STOPWORDS) and the words in half of the user's own documents or more (BM25 gives them no
+weight; SQLite does not even read their occurrences).
 """
 import bisect
 import functools
@@ -28,7 +28,7 @@ import snowballstemmer
 from django.db import connection
 from django.db.models import QuerySet
 
-from memories.models import Memory
+from memories.models import Memory, MemoryCount
 
 # Chosen on LoCoMo's development conversations (bench/retrieval_eval.py; figures in the closing note of issue 11):
 # recall@10 stays within 0.79-0.82 for 1-3 neighbours and context weights 0.3-1.0; these were best.
@@ -314,8 +314,9 @@ def _postgresql_search(query, owner_id, only, params, limit, weight) -> list[tup
 
 def postgresql_query(query, owner_id, only, params, limit, weight) -> tuple[str, list]:
     """PostgreSQL parses and stems the query as it did the documents (english); each lexeme's ts_rank is weighted by
-    its IDF among the owner's documents that match any lexeme, which rank alone does not know: one query, which
-    finds the owner's matching documents through the GIN index (the owner is a lexeme of each document)."""
+    its BM25 rarity among the owner's documents (how many hold it: counted among the matching ones, which are all
+    that can; how many the owner has: MemoryCount's rows), which rank alone does not know: one query, which finds
+    the owner's matching documents through the GIN index (the owner is a lexeme of each document)."""
     sql = f"""
         WITH terms AS (
             SELECT DISTINCT lexeme, quote_literal(lexeme)::tsquery AS q
@@ -324,13 +325,17 @@ def postgresql_query(query, owner_id, only, params, limit, weight) -> tuple[str,
             SELECT k.memory_id, k.document FROM {TABLE} k
             WHERE k.document @@ (%s::tsquery && replace(plainto_tsquery('english', %s)::text, ' & ', ' | ')::tsquery)
             {only}),
-        frequency AS (SELECT t.lexeme, count(*) AS n FROM terms t JOIN matched m ON m.document @@ t.q GROUP BY 1),
-        total AS (SELECT count(*) AS m FROM matched)
-        SELECT m.memory_id, sum(ln(1 + (total.m - f.n + 0.5) / (f.n + 0.5)) * ts_rank(%s::float4[], m.document, t.q))
-        FROM matched m CROSS JOIN total JOIN terms t ON m.document @@ t.q JOIN frequency f ON f.lexeme = t.lexeme
-        GROUP BY m.memory_id ORDER BY 2 DESC, 1 LIMIT %s"""
+        ranked AS (  -- narrow rows: grouping them does not carry the documents
+            SELECT m.memory_id, t.lexeme, ts_rank(%s::float4[], m.document, t.q) AS rank
+            FROM matched m JOIN terms t ON m.document @@ t.q),
+        frequency AS (SELECT lexeme, count(*) AS n FROM ranked GROUP BY 1),
+        total AS (SELECT coalesce(sum(count), 0)::float8 AS n FROM {MemoryCount._meta.db_table}
+                  WHERE owner_id = %s AND state <> 'deleted')
+        SELECT r.memory_id, sum(greatest(ln((total.n + %s - f.n + 0.5) / (f.n + 0.5)), 1e-6) * r.rank)
+        FROM ranked r CROSS JOIN total JOIN frequency f ON f.lexeme = r.lexeme
+        GROUP BY r.memory_id ORDER BY 2 DESC, 1 LIMIT %s"""
     weights = [0.0, 0.0, weight, 1.0]  # D (the owner lexeme), C, B (context), A (the memory's own text)
-    return sql, [query, f"'owner/{owner_id}'", query, *params, weights, limit]
+    return sql, [query, f"'owner/{owner_id}'", query, *params, weights, owner_id, UNSEEN_DOCUMENTS, limit]
 
 
 # --- checking ------------------------------------------------------------------------------------------------------

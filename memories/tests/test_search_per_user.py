@@ -112,3 +112,12 @@ def test_a_new_users_words_match_from_their_first_memories(alice, alice_app, bob
     bulk_memories(owner=alice, app=alice_app, texts=["Alice adopted a greyhound called Pixel", "Alice likes tea"])
     (first, hit), *_ = memory_search(user=alice, query="Pixel", limit=10)
     assert first.content == "Alice adopted a greyhound called Pixel" and hit.keyword_score is not None
+
+
+def test_a_word_in_hundreds_of_a_users_memories_still_matches_by_its_words(alice, alice_app):
+    """PostgreSQL weighed a word by how many of the documents matching the query held it: for a one-word query, all
+    of them, so past a few hundred its weight fell under the cut and the word matched nothing."""
+    texts = [f"Alice played the guitar on day {i}" for i in range(450)]
+    bulk_memories(owner=alice, app=alice_app, texts=texts + [f"Alice walked the dog on day {i}" for i in range(550)])
+    found = memory_search(user=alice, query="guitar", limit=10)
+    assert all("guitar" in memory.content and hit.keyword_score is not None for memory, hit in found), found
