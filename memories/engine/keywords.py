@@ -236,11 +236,11 @@ def keyword_candidates(*, query: str, owner_id: int, limit: int, with_context: b
     those, in one slower query (for when the rules hide most of the owner's best matches).
     """
     weight = CONTEXT_WEIGHT if with_context else 0.0
-    if not query_words(query):
+    if not (words := query_words(query)):
         return [], False
     only, params = _allowed_sql(allowed, "k.memory_id")
     if connection.vendor == "sqlite":
-        found, more = _sqlite_search(query, owner_id, only, params, limit, weight)
+        found, more = _sqlite_search(words, owner_id, only, params, limit, weight)
     else:
         found = _postgresql_search(query, owner_id, only, params, limit, weight)
         more = len(found) == limit
@@ -255,12 +255,12 @@ BM25_K1, BM25_B = 1.2, 0.75
 UNSEEN_DOCUMENTS = 10
 
 
-def _sqlite_search(query, owner_id, only, params, limit, weight) -> tuple[list[tuple[str, float]], bool]:
+def _sqlite_search(words, owner_id, only, params, limit, weight) -> tuple[list[tuple[str, float]], bool]:
     """BM25 over the owner's documents alone, from FTS5's vocabulary, in one statement: how many of the owner's
     documents hold each query term (and how many the owner has), every occurrence of the terms kept, the matching
     documents' lengths (from the table's content, `<table>_content`: c0 the memory id, c1 the length), and the score
     of each. Its work follows the documents that match, not the size of the table."""
-    owner, terms = f"{owner_id}.", list(dict.fromkeys(f"{owner_id}.{_stem(word)}" for word in query_words(query)))
+    owner, terms = f"{owner_id}.", list(dict.fromkeys(f"{owner_id}.{_stem(word)}" for word in words))
     with connection.cursor() as cursor:
         # A term in half of the owner's documents or more (and the UNSEEN_DOCUMENTS) has no weight in BM25 (its
         # IDF is floored, as FTS5's is): left out, it changes no score and its occurrences are not read. CROSS
@@ -352,11 +352,9 @@ def keywords_drift(memories: QuerySet) -> tuple[list, list, list]:
         if connection.vendor == "sqlite":
             cursor.execute(f"SELECT memory_id, owner, body, context, length FROM {TABLE}")
             indexed = {uuid.UUID(i): tuple(row) for i, *row in cursor.fetchall()}
-            differs = set()
-            for i, (owner, body, context, is_active) in expected.items():
-                if i in indexed and indexed[i][:(4 if is_active else 2)] != _sqlite_row(owner, body, context)[
-                        :(4 if is_active else 2)]:
-                    differs.add(i)
+            compared = {True: 4, False: 2}  # owner and body; and, where active, context and length
+            differs = {i for i, (owner, body, context, is_active) in expected.items() if i in indexed and
+                       indexed[i][:compared[is_active]] != _sqlite_row(owner, body, context)[:compared[is_active]]}
         else:
             cursor.execute(f"SELECT memory_id FROM {TABLE}")
             indexed = {i for (i,) in cursor.fetchall()}
