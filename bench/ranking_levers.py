@@ -9,6 +9,7 @@ memory, without a server. What bench/retrieval_eval.py measures end to end, for 
 import argparse
 import json
 import statistics
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -40,8 +41,7 @@ def load(samples):
             ids.append(str(memory_create(user=user, app=app, text=text, infer=False).memory.id))
             dia.append(dia_id)
         vectors = dict(MemoryVector.objects.filter(id__in=ids).values_list("id", "embedding"))
-        matrix = np.array([vectors[i] if i in vectors else vectors[__import__("uuid").UUID(i)] for i in ids],
-                          dtype=np.float32)
+        matrix = np.array([vectors[uuid.UUID(i)] for i in ids], dtype=np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         row = {i: n for n, i in enumerate(ids)}
         questions = []
@@ -69,11 +69,10 @@ CONTEXT_WEIGHTS = (0.0, 0.3, 0.6, 1.0)
 
 def neighbours_mean(values: np.ndarray, reach: int) -> np.ndarray:
     """Each position's mean over the `reach` positions before and after it (itself left out)."""
-    padded = np.concatenate([np.zeros(reach), values, np.zeros(reach)])
-    total = sum(padded[reach + d: reach + d + len(values)] for d in range(-reach, reach + 1) if d)
-    counts = sum(np.concatenate([np.zeros(reach), np.ones(len(values)), np.zeros(reach)])[reach + d: reach + d + len(values)]
-                 for d in range(-reach, reach + 1) if d)
-    return total / np.maximum(counts, 1)
+    kernel = np.ones(2 * reach + 1)
+    kernel[reach] = 0
+    total = np.convolve(values, kernel, mode="same")
+    return total / np.convolve(np.ones(len(values)), kernel, mode="same")
 
 
 def neighbours_max(values: np.ndarray, reach: int) -> np.ndarray:
