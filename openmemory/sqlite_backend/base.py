@@ -11,6 +11,12 @@ grows with the number of threads. Here a closed connection goes back to a bounde
 rolled back if it was left in a transaction, and the next thread takes it as it is (OPTIONS["pool"]: how
 many are kept idle; 0 turns the pool off).
 
+The write gate: SQLite has one write lock per database, and a writer that finds it taken sleeps in SQLite's busy
+handler (1, 2, 5 ... 50, 100 ms at a time) and tries again; whoever happens to try just after a commit wins. Eight
+clients creating at once then waited in a lottery: a p95 eight times the median. Within a process, write
+transactions (BEGIN IMMEDIATE) first take a lock of the process's, and a thread waiting on it wakes the moment the
+one before commits; only writers of other processes (a worker, manage.py) still meet the busy handler.
+
 The query planner needs statistics: without them SQLite reads every one of a user's rows to check 60 ids. A new
 connection runs `PRAGMA optimize=0x10002` (SQLite's advice for long-lived connections: it analyzes the tables
 that were never analyzed or that grew 25-fold since), and so does a returning one every OPTIMIZE_EVERY seconds.
@@ -23,6 +29,7 @@ import time
 import sqlite_vec
 
 import openmemory  # noqa: F401  (sqlite3 is sqlean's before Django's backend binds it: openmemory/process.py)
+from django.db import OperationalError
 from django.db.backends.sqlite3 import base as sqlite_base
 
 logger = logging.getLogger(__name__)
@@ -72,7 +79,19 @@ def _forget_pools() -> None:
 os.register_at_fork(after_in_child=_forget_pools)
 
 
+_gates: dict[str, threading.Lock] = {}
+
+
+def _forget_gates() -> None:
+    _gates.clear()  # a lock held by a parent's thread at the fork would never be released in the child
+
+
+os.register_at_fork(after_in_child=_forget_gates)
+
+
 class DatabaseWrapper(sqlite_base.DatabaseWrapper):
+    _holds_gate = None  # the process's write gate while this connection's write transaction is open
+
     def get_connection_params(self):
         params = super().get_connection_params()
         size = params.pop("pool", 0)
@@ -81,6 +100,37 @@ class DatabaseWrapper(sqlite_base.DatabaseWrapper):
             with _pools_lock:
                 self._pool = _pools.setdefault(str(params["database"]), _Pool(size))
         return params
+
+    def _start_transaction_under_autocommit(self):
+        if self.transaction_mode != "IMMEDIATE" or self.is_in_memory_db():
+            return super()._start_transaction_under_autocommit()
+        with _pools_lock:
+            gate = _gates.setdefault(str(self.settings_dict["NAME"]), threading.Lock())
+        if not gate.acquire(timeout=self.settings_dict["OPTIONS"].get("timeout", 5)):
+            raise OperationalError("database is locked (a write of this process held it past the timeout)")
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            gate.release()
+            raise
+        self._holds_gate = gate
+
+    def _open_gate(self) -> None:
+        gate, self._holds_gate = self._holds_gate, None
+        if gate is not None:
+            gate.release()
+
+    def _commit(self):
+        try:
+            return super()._commit()
+        finally:
+            self._open_gate()
+
+    def _rollback(self):
+        try:
+            return super()._rollback()
+        finally:
+            self._open_gate()
 
     def get_new_connection(self, conn_params):
         if self._pool is not None and (connection := self._pool.take()) is not None:
@@ -94,8 +144,11 @@ class DatabaseWrapper(sqlite_base.DatabaseWrapper):
 
     def _close(self):
         pool = getattr(self, "_pool", None)
-        if self.connection is not None and pool is not None:
-            with self.wrap_database_errors:
-                if pool.give(self.connection):
-                    return
-        super()._close()
+        try:
+            if self.connection is not None and pool is not None:
+                with self.wrap_database_errors:
+                    if pool.give(self.connection):  # rolled back there if left in a transaction
+                        return
+            super()._close()
+        finally:
+            self._open_gate()
