@@ -43,3 +43,12 @@ def prune_access_log() -> int:
     from memories.services import memory_access_log_prune
 
     return memory_access_log_prune()
+
+
+# An index of a user's 100,000 vectors takes minutes to build: longer than a task's usual limit.
+@shared_task(ignore_result=True, soft_time_limit=3600, time_limit=3700)
+def sync_vector_indexes() -> str:
+    from memories.services import vector_indexes_sync
+
+    done = vector_indexes_sync()
+    return f"users' own HNSW indexes: {done['built']} built, {done['dropped']} dropped" if any(done.values()) else ""

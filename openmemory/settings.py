@@ -188,6 +188,8 @@ CELERY_BEAT_SCHEDULER = "openmemory.beat:Scheduler"  # a job not sent while Redi
 CELERY_BEAT_SCHEDULE = {
     "archive-by-policies": {"task": "memories.tasks.archive_by_policies", "schedule": 3600.0},
     "access-log-retention": {"task": "memories.tasks.prune_access_log", "schedule": 3600.0},
+    # PostgreSQL: an HNSW index of their own for users with many memories (OPENMEMORY_OWN_VECTOR_INDEX_AT).
+    "vector-indexes": {"task": "memories.tasks.sync_vector_indexes", "schedule": 3600.0},
     "oauth-clients-cleanup": {"task": "openmemory.tasks.oauth_clients_cleanup",
                               "schedule": env.float("OAUTH_CLEANUP_EVERY", default=3600.0)},
     # Memories written while the broker was down, or whose task died with its process: queued again.
@@ -339,6 +341,9 @@ OPENMEMORY_CATEGORY_THRESHOLD = env.float("OPENMEMORY_CATEGORY_THRESHOLD", defau
 OPENMEMORY_METRICS_TOKEN = env.str("OPENMEMORY_METRICS_TOKEN", default="")
 # How long the access log (every read of a memory, by which app) is kept; 0: for ever. Pruned hourly.
 OPENMEMORY_ACCESS_LOG_DAYS = env.int("OPENMEMORY_ACCESS_LOG_DAYS", default=90)
+# PostgreSQL: a user with this many vectors gets an HNSW index of their own (built by beat's hourly job); fewer are
+# searched exactly through the owner's index. 0: none.
+OPENMEMORY_OWN_VECTOR_INDEX_AT = env.int("OPENMEMORY_OWN_VECTOR_INDEX_AT", default=5000)
 # The environment variables the engine's configuration may read as "env:NAME", beside every *_API_KEY.
 OPENMEMORY_CONFIG_ENV = env.list("OPENMEMORY_CONFIG_ENV", default=[])
 # Without REDIS_URL the web process runs beat's periodic jobs itself (openmemory/beat.py); false: nobody does.

@@ -4,12 +4,15 @@ SQLite computes distances with sqlite-vec; PostgreSQL with pgvector, through a p
 vector size. Either way a vector commits or rolls back with the memory row written in the same transaction,
 and every process (web, worker, manage.py) sees the same store.
 """
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from django.conf import settings
 from django.db import connection
+from psycopg import sql
 from django.db.models import F, FloatField, Func, QuerySet, Value
 
 from memories.fields import HNSW_EF_SEARCH, to_db_vector
@@ -66,6 +69,55 @@ def ensure_hnsw_index(dims: int) -> None:
             f"CREATE INDEX IF NOT EXISTS memory_vector_hnsw_{dims} ON {MemoryVector._meta.db_table} "
             f"USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE dims = {dims}"
         )
+
+
+_OWN_INDEX_PREFIX = "memory_vector_hnsw_user_"
+
+
+def _own_index_name(collection: str, user_id: str, dims: int) -> str:
+    digest = hashlib.sha256(f"{collection}\0{user_id}".encode()).hexdigest()[:16]
+    return f"{_OWN_INDEX_PREFIX}{dims}_{digest}"
+
+
+def own_indexes_sync(collection: str = "memories", dims: int = 384) -> dict[str, int]:
+    """PostgreSQL: an HNSW index of its own for each user with OPENMEMORY_OWN_VECTOR_INDEX_AT vectors or more.
+
+    The table-wide HNSW index hands back at most ef_search rows before the owner filter: for a user holding a few
+    percent of a large table that leaves fewer than a search asks for, and the exact scan over all of that user's
+    rows runs after it (its cost grows with the user's memories). A partial index `WHERE user_id = '…'` holds that
+    user's rows alone: its scan fills the candidate list whatever the table holds, and the planner picks it for the
+    user's query by itself (the query names the user as a literal). Users below the threshold are served exactly
+    by the owner's btree; one with half the table or more, by the table-wide index. Built CONCURRENTLY (writes go
+    on), dropped when a user falls under half the threshold. Returns {"built": n, "dropped": n}."""
+    if connection.vendor != "postgresql" or (threshold := settings.OPENMEMORY_OWN_VECTOR_INDEX_AT) <= 0:
+        return {"built": 0, "dropped": 0}
+    table = MemoryVector._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT user_id, count(*) FROM {table} WHERE collection = %s AND dims = %s AND user_id IS NOT NULL "
+            f"GROUP BY user_id HAVING count(*) >= %s", [collection, dims, threshold // 2])
+        counts = dict(cursor.fetchall())
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE collection = %s AND dims = %s", [collection, dims])
+        rows = cursor.fetchone()[0]
+        cursor.execute("SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                       "WHERE c.relname LIKE %s", [f"{_OWN_INDEX_PREFIX}{dims}_%"])
+        existing = dict(cursor.fetchall())
+    keep = {_own_index_name(collection, user_id, dims): user_id for user_id in counts}
+    stale = [name for name, valid in existing.items() if name not in keep or not valid]  # not valid: interrupted
+    # A user with half the table or more has enough of their own among what the table-wide index hands back.
+    wanted = [(name, user_id) for name, user_id in keep.items()
+              if threshold <= counts[user_id] < rows / 2 and (name not in existing or name in stale)]
+    with connection.cursor() as cursor:
+        for name in stale:
+            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {connection.ops.quote_name(name)}")
+        for name, user_id in wanted:
+            cursor.execute(sql.SQL(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING hnsw ((embedding::vector({dims})) "
+                "vector_cosine_ops) WHERE dims = {dims} AND collection = {collection} AND user_id = {user}").format(
+                name=sql.Identifier(name), table=sql.Identifier(table), dims=sql.Literal(dims),
+                collection=sql.Literal(collection), user=sql.Literal(user_id)).as_string(connection.connection))
+    built, dropped = len(wanted), len([name for name in stale if name not in keep])
+    return {"built": built, "dropped": dropped}
 
 
 class DatabaseVectorStore:

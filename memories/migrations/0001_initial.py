@@ -12,13 +12,21 @@ def create_vector_extension(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
-        if cursor.fetchone() is None:
+        cursor.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+        row = cursor.fetchone()
+        if row is None:
             raise RuntimeError(
                 "PostgreSQL has no pgvector extension, which OpenMemory needs to store vectors. Install it "
                 "(Debian/Ubuntu: apt install postgresql-NN-pgvector; see README) and migrate again."
             )
         cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        version = cursor.fetchone()[0]
+        if tuple(int(part) for part in version.split(".")[:2] if part.isdigit()) < (0, 5):
+            raise RuntimeError(
+                f"pgvector {version} is installed; OpenMemory needs 0.5.0 or later (its HNSW index). Update the "
+                "package, run ALTER EXTENSION vector UPDATE, and migrate again."
+            )
 
 
 def create_hnsw_index(apps, schema_editor):

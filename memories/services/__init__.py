@@ -20,7 +20,8 @@ from memories.services.memories import (CreateResult, memories_archive_by_polici
                                         memory_embed_ahead, memory_set_categories, memory_set_metadata,
                                         memory_set_state, memory_update)
 from memories.services.search import memory_access_log_write, memory_list_for_app, memory_search
-from memories.services.upkeep import memories_reembed, memories_repair, memory_access_log_prune
+from memories.services.upkeep import (memories_reembed, memories_repair, memory_access_log_prune,
+                                      vector_indexes_sync)
 
 __all__ = [
     "BadLLMOutput", "categorize_offline", "config_check", "config_problems", "config_reset", "config_save",
@@ -30,5 +31,5 @@ __all__ = [
     "memories_reembed", "memories_repair", "memories_set_state", "memory_access_log_prune",
     "memory_access_log_write", "memory_categorize", "memory_create", "memory_embed_ahead", "memory_list_for_app",
     "memory_search", "memory_set_categories", "memory_set_metadata", "memory_set_state", "memory_update",
-    "parse_categories", "taxonomy",
+    "parse_categories", "taxonomy", "vector_indexes_sync",
 ]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps_registry.services import app_get_or_create
 from memories.engine import COLLECTION, get_engine
 from memories.engine.keywords import keywords_remove
+from memories.engine.vector_store import own_indexes_sync
 from memories.models import Memory, MemoryAccessLog, MemoryCount, MemoryVector
 from memories.selectors import StoreReport
 from memories.services._change import changing
@@ -89,3 +90,12 @@ def memory_access_log_prune(*, now=None) -> int:
         if not batch:
             return removed
         removed += MemoryAccessLog.objects.filter(id__in=batch).delete()[0]
+
+
+def vector_indexes_sync() -> dict[str, int]:
+    """PostgreSQL: an HNSW index of its own for each user with many vectors (engine.vector_store.own_indexes_sync);
+    nothing elsewhere, or where the vectors live outside the database."""
+    engine = get_engine()
+    if not engine.stores_in_database:
+        return {"built": 0, "dropped": 0}
+    return own_indexes_sync(engine.store.collection_name, engine.store.dims)
