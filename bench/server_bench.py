@@ -5,12 +5,19 @@ clients), concurrent REST creates (1, 8, 16 clients), and the server's RSS after
     .venv/bin/python bench/server_bench.py [--size 10000] [--list-size 100000] [--workers 1]
     .venv/bin/python bench/server_bench.py --compare /tmp/om-before     # that checkout, then this one: side by side
     .venv/bin/python bench/server_bench.py --workers 1 2                # one web process, then two: side by side
+    .venv/bin/python bench/server_bench.py --only creates --rounds 3    # a part alone (single, list, searches, creates)
+    DATABASE_URL=postgres://…/om .venv/bin/python bench/server_bench.py --scale 10000 100000 1000000
 
 Runs on a scratch SQLite file unless DATABASE_URL names a (scratch!) PostgreSQL database (with --compare, each
 checkout gets a database of its own: DATABASE_URL's name with the checkout's index appended, created if needed).
 --list-size adds rows without vectors (list and filter read no vectors) on top of --size memories that have them.
 The concurrent runs speak plain JSON-RPC over streamable HTTP (what any client's tools/call amounts to), so that
 the client's own work takes little of the two cores the server shares with it.
+
+--scale N…: PostgreSQL at each size, in a database of its own (DATABASE_URL's name + "_scale_N", loaded by
+`manage.py load_synthetic` when empty: N/1,000 users of 1,000 memories and one user with N/10): search, list,
+filter and create, for the heavy user and a normal one, with wall p50 and the server's CPU per operation (read
+from /proc around the calls), and EXPLAIN ANALYZE of each one's vector query. Then one table across sizes.
 """
 import argparse
 import asyncio
@@ -227,8 +234,7 @@ def rest_creates() -> None:
     for concurrency in (1, 8, 16):
         rate, samples = asyncio.run(creates(concurrency, total=max(160, 20 * concurrency)))
         record(f"REST create (infer=false), {concurrency} client(s)", rate, "/s")
-        record(f"REST create (infer=false), {concurrency} client(s) p50",
-               statistics.median(samples) if samples else float("nan"), "ms")
+        latencies(f"REST create (infer=false), {concurrency} client(s)", samples or [float("nan")])
 
 
 def create_token_time(env: dict, root: Path) -> None:
@@ -238,12 +244,32 @@ def create_token_time(env: dict, root: Path) -> None:
     record("manage.py create_token wall time", (time.perf_counter() - t) * 1000, "ms")
 
 
+def serve(env: dict, root: Path, workers: int) -> subprocess.Popen:
+    """uvicorn on PORT, once its /healthz answers."""
+    import httpx2
+
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "openmemory.asgi:application", "--port", str(PORT),
+                               "--no-access-log", "--log-level", "warning", "--workers", str(workers)],
+                              cwd=root, env=env)
+    while True:
+        try:
+            if httpx2.get(f"{BASE}/healthz", timeout=5).status_code == 200:
+                return server
+        except httpx2.HTTPError:
+            pass
+        if server.poll() is not None or time.perf_counter() - started > 60:
+            server.kill()
+            raise SystemExit("the server did not start")
+        time.sleep(0.02)
+
+
 TOKEN = ""
+PARTS = ["single", "list", "searches", "creates"]
 
 
 def run(args) -> None:
     global TOKEN
-    import httpx2
 
     root = Path(args.root).resolve()
     django_setup(root=root, unthrottled=True)
@@ -255,28 +281,22 @@ def run(args) -> None:
         env["DATABASE_URL"] = f"sqlite:///{connection.settings_dict['NAME']}"
     connection.close()
     started = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "openmemory.asgi:application", "--port", str(PORT),
-                               "--no-access-log", "--log-level", "warning", "--workers", str(args.workers)],
-                              cwd=root, env=env)
+    server = serve(env, root, args.workers)
     try:
-        while True:
-            try:
-                if httpx2.get(f"{BASE}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx2.HTTPError:
-                pass
-            if server.poll() is not None or time.perf_counter() - started > 60:
-                raise SystemExit("the server did not start")
-            time.sleep(0.02)
         record("/healthz answered after start", (time.perf_counter() - started) * 1000, "ms")
-        create_token_time(env, root)
-        rest(TOKEN)
-        asyncio.run(mcp_single(TOKEN, args.size, args.workers))
-        asyncio.run(list_thousand())
+        parts = set(args.only or PARTS)
+        if "single" in parts:
+            create_token_time(env, root)
+            rest(TOKEN)
+            asyncio.run(mcp_single(TOKEN, args.size, args.workers))
+        if "list" in parts:
+            asyncio.run(list_thousand())
         record("server RSS after the single-client reads", rss_mib(server.pid)[0], "MiB")
-        asyncio.run(mcp_concurrent())
-        record("server RSS after the concurrent searches", rss_mib(server.pid)[0], "MiB")
-        rest_creates()
+        if "searches" in parts:
+            asyncio.run(mcp_concurrent())
+            record("server RSS after the concurrent searches", rss_mib(server.pid)[0], "MiB")
+        if "creates" in parts:
+            rest_creates()
         current, peak = rss_mib(server.pid)
         record("server RSS after everything", current, "MiB")
         record("server peak RSS", peak, "MiB")
@@ -287,11 +307,126 @@ def run(args) -> None:
         Path(args.json).write_text(json.dumps(figures))
 
 
+SCALE_CALLS = 60
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process so far (/proc/PID/stat, fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(label: str, pid: int, call, calls: int = SCALE_CALLS) -> None:
+    """`calls` calls one after another: wall p50 and p95, and the server's CPU per call."""
+    call()
+    samples, spent = [], cpu_seconds(pid)
+    for i in range(calls):
+        t = time.perf_counter()
+        call(i)
+        samples.append((time.perf_counter() - t) * 1000)
+    record(f"{label} server CPU", (cpu_seconds(pid) - spent) * 1000 / calls, "ms")
+    latencies(label, samples)
+
+
+def vector_plan(username: str) -> str:
+    """EXPLAIN ANALYZE of the user's vector query, as the search runs it, in short: the index scanned, rows, time."""
+    from django.db import connection
+
+    from memories.engine import get_engine
+    from memories.engine.vector_store import CosineDistance, unit
+
+    engine = get_engine()
+    vector = unit(engine.embed_many(["who went hiking in the mountains last summer?"])[0])
+    rows = engine.store._filtered({"user_id": username}).filter(dims=len(vector))
+    query = rows.annotate(distance=CosineDistance(vector)).order_by("distance").values_list("id", "distance")[:100]
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
+        lines = [row[0].strip() for row in cursor.fetchall()]
+    return "; ".join(line for line in lines if "Scan" in line or "Execution" in line)
+
+
+def scale_database(size: int) -> tuple[str, dict[str, str]]:
+    """This size's database, loaded if empty; (its URL, {"heavy": token, "normal": token})."""
+    url = _own_database(os.environ["DATABASE_URL"], f"scale_{size}")
+    env = {**os.environ, "DATABASE_URL": url}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=HERE, env=env, check=True)
+    count = subprocess.run([sys.executable, "manage.py", "shell", "-c", "from memories.models import Memory; "
+                            "print(Memory.objects.count())"], cwd=HERE, env=env, check=True, capture_output=True,
+                           text=True).stdout.split()[-1]
+    if int(count) == 0:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "manage.py", "load_synthetic", "--users", str(size // 1000),
+                        "--heavy", str(size // 10)], cwd=HERE, env=env, check=True)
+        record(f"[{size:,}] load_synthetic wall time", time.perf_counter() - started, "s")
+    tokens = {}
+    for role, name in [("heavy", "heavy"), ("normal", "user-0000")]:
+        printed = subprocess.run([sys.executable, "manage.py", "create_token", name, "--name", "scale bench"],
+                                 cwd=HERE, env=env, check=True, capture_output=True, text=True).stdout
+        tokens[role] = printed.split()[-1]
+    return url, tokens
+
+
+def scale_run(size: int) -> None:
+    import httpx2
+
+    url, tokens = scale_database(size)
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    server = serve(env, HERE, 1)
+    try:
+        for role, username in [("heavy", "heavy"), ("normal", "user-0000")]:
+            rest_http = httpx2.Client(base_url=BASE, headers={"Authorization": f"Token {tokens[role]}"}, timeout=120)
+            mcp_http = httpx2.Client(base_url=BASE, timeout=120, headers={
+                "Authorization": f"Bearer {tokens[role]}", "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2025-06-18"})
+
+            def tool(name, arguments, i=0):
+                body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+                response = mcp_http.post(f"/mcp/bench/http/{username}", json=body)
+                assert response.status_code == 200 and not response.json()["result"].get("isError"), response.text[:300]
+
+            def ok(response, status=200):
+                assert response.status_code == status, response.text[:300]
+
+            label = f"[{size:,}] {role}"
+            measured(f"{label} MCP search_memory", server.pid,
+                     lambda i=0: tool("search_memory", {"query": f"{QUERIES[i % len(QUERIES)]} {i}", "limit": 10}, i))
+            measured(f"{label} MCP list_memories", server.pid, lambda i=0: tool("list_memories", {}, i), calls=10)
+            measured(f"{label} REST list (20 a page)", server.pid,
+                     lambda i=0: ok(rest_http.get(f"/api/v1/memories/?size=20&page={1 + i % 5}")))
+            measured(f"{label} REST filter with search_query", server.pid, lambda i=0: ok(rest_http.post(
+                "/api/v1/memories/filter", json={"size": 20, "search_query": QUERIES[i % len(QUERIES)]})))
+            measured(f"{label} REST create (infer=false)", server.pid, lambda i=0: ok(rest_http.post(
+                "/api/v1/memories/", json={"text": f"scale bench {size} {role} {i} {time.time()}", "infer": False}), 201))
+        from django.db import connections
+
+        connections["default"].close()
+        connections["default"].settings_dict["NAME"] = url.rsplit("/", 1)[1]
+        for username in ("heavy", "user-0000"):
+            print(f"[{size:,}] {username}'s vector query: {vector_plan(username)}", flush=True)
+        connections["default"].close()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def scale(args) -> None:
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("--scale measures PostgreSQL: set DATABASE_URL to a scratch server's database")
+    django_setup(unthrottled=True)  # and its environment for the commands and servers it starts
+    for size in args.scale:
+        scale_run(size)
+    print("\n" + "\n".join(f"{label:<64} {value:>9.1f}" for label, value in figures.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures))
+
+
 def compare(args) -> None:
     """Each checkout with each number of web processes in turn (the same arguments, a database per checkout),
     then one table."""
     roots = [*(args.compare or []), str(HERE)]
-    runs = [(index, root, workers) for index, root in enumerate(roots) for workers in args.workers]
+    runs = [(index, root, workers) for _ in range(args.rounds) for index, root in enumerate(roots)
+            for workers in args.workers]  # rounds alternate the checkouts: a busy spell of the machine hits each
     results = []
     for index, root, workers in runs:
         print(f"== {root}, {workers} web process(es)", flush=True)
@@ -300,7 +435,7 @@ def compare(args) -> None:
         if os.environ.get("DATABASE_URL"):
             env["DATABASE_URL"] = _own_database(os.environ["DATABASE_URL"], index)
         command = [sys.executable, __file__, "--root", root, "--json", out, "--size", str(args.size),
-                   "--list-size", str(args.list_size), "--workers", str(workers)]
+                   "--list-size", str(args.list_size), "--workers", str(workers), *(["--only", *args.only] if args.only else [])]
         # cwd: Celery puts the working directory first on sys.path, so a checkout's modules come from there.
         subprocess.run(command, env=env, check=True, cwd=root)
         results.append(json.loads(Path(out).read_text()))
@@ -311,7 +446,7 @@ def compare(args) -> None:
         print(f"{label:<64}" + "".join(f"{result.get(label, float('nan')):>16.1f}" for result in results))
 
 
-def _own_database(url: str, index: int) -> str:
+def _own_database(url: str, index) -> str:
     import psycopg
 
     base, name = url.rsplit("/", 1)
@@ -333,8 +468,14 @@ def main():
     parser.add_argument("--root", default=str(HERE), help="the checkout whose server runs")
     parser.add_argument("--compare", nargs="+", metavar="CHECKOUT", help="run these checkouts first, then this one")
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="these parts alone (default: all)")
+    parser.add_argument("--rounds", type=int, default=1, help="with --compare or several --workers: runs of each")
+    parser.add_argument("--scale", type=int, nargs="+", metavar="N",
+                        help="PostgreSQL at these sizes: per-operation wall and server CPU, heavy and normal user")
     args = parser.parse_args()
-    if args.compare or len(args.workers) > 1:
+    if args.scale:
+        scale(args)
+    elif args.compare or len(args.workers) > 1:
         compare(args)
     else:
         args.workers = args.workers[0]
