@@ -303,7 +303,9 @@ def store_check() -> StoreReport:
     return StoreReport(
         unindexed=unindexed + stale_documents, index_orphans=index_orphans,
         missing=list(annotated.filter(vector_dims__isnull=True).values_list("id", flat=True)),
-        orphans=list(vectors.exclude(id__in=Memory.objects.live().values("id")).values_list("id", flat=True)),
+        # NOT EXISTS (an anti-join), not NOT IN (SELECT ...): PostgreSQL runs the latter per row past work_mem.
+        orphans=list(vectors.filter(~Exists(Memory.objects.live().filter(id=OuterRef("id"))))
+                     .values_list("id", flat=True)),
         stale=list(annotated.filter(vector_dims__isnull=False).filter(differs).values_list("id", flat=True)),
         foreign_apps=list(Memory.objects.exclude(app__owner=F("owner")).values_list("id", flat=True)),
         miscounted=counts_drift(),

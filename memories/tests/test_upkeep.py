@@ -135,3 +135,34 @@ def test_the_access_log_keeps_to_its_retention(alice, alice_app, alice_client, t
     settings.OPENMEMORY_ACCESS_LOG_DAYS = 0  # kept for ever
     MemoryAccessLog.objects.update(accessed_at=timezone.now() - timedelta(days=3650))
     assert prune_access_log() == 0 and MemoryAccessLog.objects.get() == kept
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("DATABASE_URL", "").startswith("postgres"),
+                    reason="PostgreSQL's plan: runs in CI's PostgreSQL pass")
+def test_migrate_prunes_keyword_documents_with_an_anti_join_whatever_the_size(alice, alice_app, three):
+    """`migrate` (the Procfile's release step) drops keyword documents of memories that are gone. As NOT IN (SELECT
+    ...) PostgreSQL checked each document against every memory once the ids outgrew work_mem: with 1,100,000
+    memories the release had not finished after minutes. Here work_mem is made small instead of the table large."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from memories.engine.keywords import TABLE, keywords_prune
+
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO memories_memory (id, owner_id, app_id, content, metadata, state, created_at, "
+                       "updated_at) SELECT gen_random_uuid(), %s, %s, 'note ' || i, '{}', 'active', now(), now() "
+                       "FROM generate_series(1, 20000) i", [alice.pk, alice_app.pk])
+        cursor.execute(f"INSERT INTO {TABLE} SELECT id, owner_id, content, to_tsvector('english', content) "
+                       "FROM memories_memory WHERE content LIKE 'note %%'")
+        cursor.execute(f"INSERT INTO {TABLE} SELECT gen_random_uuid(), %s, 'gone', to_tsvector('english', 'gone')",
+                       [alice.pk])
+        cursor.execute("ANALYZE")
+        cursor.execute("SET LOCAL work_mem = '64kB'")
+        with CaptureQueriesContext(connection) as captured:
+            keywords_prune()
+        (prune,) = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("DELETE")]
+        cursor.execute(f"EXPLAIN {prune}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE body = 'gone'")
+        assert cursor.fetchone()[0] == 0  # the orphan went
+    assert "SubPlan" not in plan and "Anti Join" in plan
