@@ -14,13 +14,15 @@ many are kept idle; 0 turns the pool off).
 The write gate: SQLite has one write lock per database, and a writer that finds it taken sleeps in SQLite's busy
 handler (1, 2, 5 ... 50, 100 ms at a time) and tries again; whoever happens to try just after a commit wins. Eight
 clients creating at once then waited in a lottery: a p95 eight times the median. Within a process, write
-transactions (BEGIN IMMEDIATE) first take a lock of the process's, and a thread waiting on it wakes the moment the
-one before commits; only writers of other processes (a worker, manage.py) still meet the busy handler.
+transactions (BEGIN IMMEDIATE) first take the process's gate, first come, first served, and a thread waiting at it
+goes on the moment the one before commits; only writers of other processes (a worker, manage.py) still meet the
+busy handler.
 
 The query planner needs statistics: without them SQLite reads every one of a user's rows to check 60 ids. A new
 connection runs `PRAGMA optimize=0x10002` (SQLite's advice for long-lived connections: it analyzes the tables
 that were never analyzed or that grew 25-fold since), and so does a returning one every OPTIMIZE_EVERY seconds.
 """
+import collections
 import logging
 import os
 import threading
@@ -35,6 +37,19 @@ from django.db.backends.sqlite3 import base as sqlite_base
 logger = logging.getLogger(__name__)
 OPTIMIZE_EVERY = 300  # seconds
 OPTIMIZE = "PRAGMA optimize=0x10002"
+
+
+def _optimize(connection) -> None:
+    """PRAGMA optimize, if the write lock is free now: writing statistics needs it, and a wait here would be one
+    outside the write gate. Busy or locked: the statistics wait for the next turn; the connection is fine."""
+    (timeout,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute("PRAGMA busy_timeout = 0")
+    try:
+        connection.execute(OPTIMIZE)
+    except sqlite_base.Database.Error as exc:
+        logger.info("PRAGMA optimize skipped: %s", exc)
+    finally:
+        connection.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
 
 class _Pool:
@@ -52,10 +67,7 @@ class _Pool:
             connection.rollback()
         if time.monotonic() - self.optimized_at > OPTIMIZE_EVERY:
             self.optimized_at = time.monotonic()
-            try:
-                connection.execute(OPTIMIZE)
-            except sqlite_base.Database.Error as exc:  # busy or locked: statistics can wait for the next turn; the connection is fine
-                logger.info("PRAGMA optimize skipped: %s", exc)
+            _optimize(connection)
         with self.lock:
             if len(self.idle) >= self.size:
                 return False
@@ -79,7 +91,41 @@ def _forget_pools() -> None:
 os.register_at_fork(after_in_child=_forget_pools)
 
 
-_gates: dict[str, threading.Lock] = {}
+class _Gate:
+    """A lock taken first come, first served: a release hands it straight to the longest waiting thread."""
+
+    def __init__(self):
+        self._lock, self._waiters, self._held = threading.Lock(), collections.deque(), False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._lock:
+            if not self._held:
+                self._held = True
+                return True
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        if waiter.acquire(timeout=timeout):
+            return True
+        with self._lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                return False
+            return True  # handed over as the wait ran out: it is this thread's now
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().release()
+            else:
+                self._held = False
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+
+_gates: dict[str, _Gate] = {}
 
 
 def _forget_gates() -> None:
@@ -105,7 +151,7 @@ class DatabaseWrapper(sqlite_base.DatabaseWrapper):
         if self.transaction_mode != "IMMEDIATE" or self.is_in_memory_db():
             return super()._start_transaction_under_autocommit()
         with _pools_lock:
-            gate = _gates.setdefault(str(self.settings_dict["NAME"]), threading.Lock())
+            gate = _gates.setdefault(str(self.settings_dict["NAME"]), _Gate())
         if not gate.acquire(timeout=self.settings_dict["OPTIONS"].get("timeout", 5)):
             raise OperationalError("database is locked (a write of this process held it past the timeout)")
         try:
@@ -139,7 +185,7 @@ class DatabaseWrapper(sqlite_base.DatabaseWrapper):
         connection.enable_load_extension(True)
         sqlite_vec.load(connection)
         connection.enable_load_extension(False)
-        connection.execute(OPTIMIZE)
+        _optimize(connection)
         return connection
 
     def _close(self):
