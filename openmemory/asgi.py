@@ -1,4 +1,6 @@
 """One ASGI app for HTTP and WebSocket: the MCP transports' routes first, Django for every other path."""
+import gc
+
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 from django.urls import re_path
@@ -17,3 +19,7 @@ application = ProtocolTypeRouter(
     }
 )
 start_in_process_beat()  # the embedded default's periodic jobs (no broker, so no Celery beat): openmemory/beat.py
+# What start-up made (modules, Django, the MCP server) lives as long as the process: out of the collector's sight, so
+# that a full collection during a request walks what requests made, not all of it again. A listing of 1,000
+# memories spent a third of its CPU in such collections (median 62-89 -> 48-51 ms).
+gc.freeze()
