@@ -16,8 +16,9 @@ the client's own work takes little of the two cores the server shares with it.
 
 --scale N…: PostgreSQL at each size, in a database of its own (DATABASE_URL's name + "_scale_N", loaded by
 `manage.py load_synthetic` when empty: N/1,000 users of 1,000 memories and one user with N/10): search, list,
-filter and create, for the heavy user and a normal one, with wall p50 and the server's CPU per operation (read
-from /proc around the calls), and EXPLAIN ANALYZE of each one's vector query. Then one table across sizes.
+filter and create, for the heavy user and a normal one, with wall p50 and the CPU per operation of the server and
+of PostgreSQL's processes (read from /proc around the calls), and EXPLAIN ANALYZE of each one's vector query. Then
+one table across sizes. With --root CHECKOUT, that checkout's server on the same databases (before and after).
 """
 import argparse
 import asyncio
@@ -316,15 +317,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float:
+    """CPU of every PostgreSQL process on this machine so far (the bench's database runs here)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        if "(postgres)" in text:
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def measured(label: str, pid: int, call, calls: int = SCALE_CALLS) -> None:
-    """`calls` calls one after another: wall p50 and p95, and the server's CPU per call."""
+    """`calls` calls one after another: wall p50 and p95, and the CPU per call of the server and of the database."""
     call()
-    samples, spent = [], cpu_seconds(pid)
+    samples, spent, database = [], cpu_seconds(pid), database_cpu_seconds()
     for i in range(calls):
         t = time.perf_counter()
         call(i)
         samples.append((time.perf_counter() - t) * 1000)
     record(f"{label} server CPU", (cpu_seconds(pid) - spent) * 1000 / calls, "ms")
+    record(f"{label} database CPU", (database_cpu_seconds() - database) * 1000 / calls, "ms")
     latencies(label, samples)
 
 
@@ -348,33 +364,36 @@ def vector_plan(url: str, username: str) -> str:
     return "; ".join(line for line in lines if "Scan" in line or "Execution" in line)
 
 
-def scale_database(size: int) -> tuple[str, dict[str, str]]:
-    """This size's database, loaded if empty; (its URL, {"heavy": token, "normal": token})."""
+def scale_database(size: int, root: Path) -> tuple[str, dict[str, str]]:
+    """This size's database, made and loaded when new; (its URL, {"heavy": token, "normal": token}). A database
+    there already is used as it is (another checkout's server may be measured on it: `--root`)."""
+    import psycopg
+
     url = _own_database(os.environ["DATABASE_URL"], f"scale_{size}")
     env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=HERE, env=env, check=True)
-    count = subprocess.run([sys.executable, "manage.py", "shell", "-c", "from memories.models import Memory; "
-                            "print(Memory.objects.count())"], cwd=HERE, env=env, check=True, capture_output=True,
-                           text=True).stdout.split()[-1]
-    if int(count) == 0:
+    with psycopg.connect(url) as database:
+        made = database.execute("SELECT to_regclass('memories_memory') IS NOT NULL").fetchone()[0]
+        count = database.execute("SELECT count(*) FROM memories_memory").fetchone()[0] if made else 0
+    if not count:
         started = time.perf_counter()
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=HERE, env=env, check=True)
         subprocess.run([sys.executable, "manage.py", "load_synthetic", "--users", str(size // 1000),
                         "--heavy", str(size // 10)], cwd=HERE, env=env, check=True)
         record(f"[{size:,}] load_synthetic wall time", time.perf_counter() - started, "s")
     tokens = {}
     for role, name in [("heavy", "heavy"), ("normal", "user-0000")]:
         printed = subprocess.run([sys.executable, "manage.py", "create_token", name, "--name", "scale bench"],
-                                 cwd=HERE, env=env, check=True, capture_output=True, text=True).stdout
+                                 cwd=root, env=env, check=True, capture_output=True, text=True).stdout
         tokens[role] = printed.split()[-1]
     return url, tokens
 
 
-def scale_run(size: int) -> None:
+def scale_run(size: int, root: Path) -> None:
     import httpx2
 
-    url, tokens = scale_database(size)
+    url, tokens = scale_database(size, root)
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-    server = serve(env, HERE, 1)
+    server = serve(env, root, 1)
     try:
         for role, username in [("heavy", "heavy"), ("normal", "user-0000")]:
             rest_http = httpx2.Client(base_url=BASE, headers={"Authorization": f"Token {tokens[role]}"}, timeout=120)
@@ -412,7 +431,7 @@ def scale(args) -> None:
         raise SystemExit("--scale measures PostgreSQL: set DATABASE_URL to a scratch server's database")
     django_setup(unthrottled=True)  # and its environment for the commands and servers it starts
     for size in args.scale:
-        scale_run(size)
+        scale_run(size, Path(args.root).resolve())
     print("\n" + "\n".join(f"{label:<64} {value:>9.1f}" for label, value in figures.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(figures))
