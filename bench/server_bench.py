@@ -364,12 +364,12 @@ def vector_plan(url: str, username: str) -> str:
     return "; ".join(line for line in lines if "Scan" in line or "Execution" in line)
 
 
-def scale_database(size: int, root: Path) -> tuple[str, dict[str, str]]:
+def scale_database(size: int, root: Path, base: str) -> tuple[str, dict[str, str]]:
     """This size's database, made and loaded when new; (its URL, {"heavy": token, "normal": token}). A database
     there already is used as it is (another checkout's server may be measured on it: `--root`)."""
     import psycopg
 
-    url = _own_database(os.environ["DATABASE_URL"], f"scale_{size}")
+    url = _own_database(base, f"scale_{size}")
     env = {**os.environ, "DATABASE_URL": url}
     with psycopg.connect(url) as database:
         made = database.execute("SELECT to_regclass('memories_memory') IS NOT NULL").fetchone()[0]
@@ -388,10 +388,10 @@ def scale_database(size: int, root: Path) -> tuple[str, dict[str, str]]:
     return url, tokens
 
 
-def scale_run(size: int, root: Path) -> None:
+def scale_run(size: int, root: Path, base: str) -> None:
     import httpx2
 
-    url, tokens = scale_database(size, root)
+    url, tokens = scale_database(size, root, base)
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     server = serve(env, root, 1)
     try:
@@ -429,9 +429,12 @@ def scale_run(size: int, root: Path) -> None:
 def scale(args) -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("--scale measures PostgreSQL: set DATABASE_URL to a scratch server's database")
+    base = os.environ["DATABASE_URL"]
+    # This process reads the engine's configuration too (for EXPLAIN): from the first size's database.
+    os.environ["DATABASE_URL"] = _own_database(base, f"scale_{args.scale[0]}")
     django_setup(unthrottled=True)  # and its environment for the commands and servers it starts
     for size in args.scale:
-        scale_run(size, Path(args.root).resolve())
+        scale_run(size, Path(args.root).resolve(), base)
     print("\n" + "\n".join(f"{label:<64} {value:>9.1f}" for label, value in figures.items()))
     if args.json:
         Path(args.json).write_text(json.dumps(figures))
