@@ -364,6 +364,36 @@ def vector_plan(url: str, username: str) -> str:
     return "; ".join(line for line in lines if "Scan" in line or "Execution" in line)
 
 
+RECALL_QUERIES = [f"{who} {what}" for who in ("who", "when did someone", "did Caroline", "a friend")
+                  for what in ("went hiking", "bake bread", "play the guitar", "visit Rome", "adopt a dog",
+                               "swim in the river", "paint a sunset", "sell the piano", "learn Spanish",
+                               "run a marathon", "buy a car", "move flat", "cook ramen")]
+
+
+def approximate_recall(url: str, username: str) -> float:
+    """Of the exact 10 closest vectors of the user, the share the search's index scan (LIMIT 100, as candidates
+    asks) finds, over RECALL_QUERIES."""
+    import psycopg
+
+    from memories.engine import get_engine
+    from memories.engine.vector_store import CosineDistance, unit
+    from memories.fields import HNSW_EF_SEARCH
+
+    engine = get_engine()
+    found = []
+    with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as database:
+        database.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+        for vector in engine.embed_many(RECALL_QUERIES):
+            tops = []
+            for indexed, count in ((True, 100), (False, 10)):
+                rows = engine.store._filtered({"user_id": username}).filter(dims=len(vector))
+                query = rows.annotate(distance=CosineDistance(unit(vector), indexed=indexed)).order_by("distance")
+                sql, params = query.values_list("id", flat=True)[:count].query.sql_with_params()
+                tops.append([row[0] for row in database.execute(sql, params).fetchall()])
+            found.append(len(set(tops[0][:10]) & set(tops[1])) / max(1, len(tops[1])))
+    return sum(found) / len(found)
+
+
 def scale_database(size: int, root: Path, base: str) -> tuple[str, dict[str, str]]:
     """This size's database, made and loaded when new; (its URL, {"heavy": token, "normal": token}). A database
     there already is used as it is (another checkout's server may be measured on it: `--root`)."""
@@ -421,6 +451,8 @@ def scale_run(size: int, root: Path, base: str) -> None:
                 "/api/v1/memories/", json={"text": f"scale bench {size} {role} {i} {time.time()}", "infer": False}), 201))
         for username in ("heavy", "user-0000"):
             print(f"[{size:,}] {username}'s vector query: {vector_plan(url, username)}", flush=True)
+            record(f"[{size:,}] {username}'s index scan: share of the exact top 10", approximate_recall(url, username),
+                   "")
     finally:
         server.terminate()
         server.wait()
