@@ -45,7 +45,7 @@ def prune_access_log() -> int:
     return memory_access_log_prune()
 
 
-# An index of a user's 100,000 vectors takes minutes to build: longer than a task's usual limit.
+# Building an index of a user's 100,000 vectors can take minutes: longer than a task's usual limit.
 @shared_task(ignore_result=True, soft_time_limit=3600, time_limit=3700)
 def sync_vector_indexes() -> str:
     from memories.services import vector_indexes_sync

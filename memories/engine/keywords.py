@@ -329,8 +329,8 @@ def postgresql_query(query, owner_id, only, params, limit, weight) -> tuple[str,
         total AS (SELECT coalesce(sum(count), 0)::float8 AS n FROM {MemoryCount._meta.db_table}
                   WHERE owner_id = %s AND state <> 'deleted'),
         counted AS (
-            SELECT t.lexeme, t.q, (SELECT count(*) FROM (
-                SELECT 1 FROM {TABLE} k WHERE k.document @@ (%s::tsquery && t.q) {only}
+            SELECT t.lexeme, t.q, (SELECT count(*) FROM (  -- no column: the rows themselves are not read
+                SELECT FROM {TABLE} k WHERE k.document @@ (%s::tsquery && t.q) {only}
                 LIMIT (SELECT ceil((n + %s) / 2)::bigint FROM total)) holding) AS n
             FROM terms t),
         kept AS (

@@ -12,7 +12,6 @@ import numpy as np
 
 from django.conf import settings
 from django.db import connection
-from psycopg import sql
 from django.db.models import F, FloatField, Func, QuerySet, Value
 
 from memories.fields import HNSW_EF_SEARCH, to_db_vector
@@ -91,6 +90,8 @@ def own_indexes_sync(collection: str = "memories", dims: int = 384) -> dict[str,
     on), dropped when a user falls under half the threshold. Returns {"built": n, "dropped": n}."""
     if connection.vendor != "postgresql" or (threshold := settings.OPENMEMORY_OWN_VECTOR_INDEX_AT) <= 0:
         return {"built": 0, "dropped": 0}
+    from psycopg import sql  # PostgreSQL's own quoting; not imported where SQLite is the database
+
     table = MemoryVector._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
