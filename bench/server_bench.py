@@ -311,10 +311,14 @@ def run(args) -> None:
 SCALE_CALLS = 60
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of the process so far (/proc/PID/stat, fields 14 and 15, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _stat_cpu(stat: str) -> float:
+    """User + system CPU in a /proc/PID/stat line (fields 14 and 15, in clock ticks), in seconds."""
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    return _stat_cpu(Path(f"/proc/{pid}/stat").read_text())
 
 
 def database_cpu_seconds() -> float:
@@ -326,8 +330,7 @@ def database_cpu_seconds() -> float:
         except OSError:  # gone meanwhile
             continue
         if "(postgres)" in text:
-            fields = text.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += _stat_cpu(text)
     return total
 
 
@@ -344,22 +347,35 @@ def measured(label: str, pid: int, call, calls: int = SCALE_CALLS) -> None:
     latencies(label, samples)
 
 
-def vector_plan(url: str, username: str) -> str:
-    """EXPLAIN ANALYZE of the user's vector query as the search sends it (the SQL Django writes for it), run on that
-    database, in short: the index scanned, its rows, the time."""
-    import psycopg
-
+def _vector_sql(username: str, vector, *, indexed: bool = True, count: int = 100) -> tuple[str, list]:
+    """The user's vector query as the search sends it (the SQL Django writes for it): ids, closest first."""
     from memories.engine import get_engine
     from memories.engine.vector_store import CosineDistance, unit
+
+    vector = unit(vector)
+    rows = get_engine().store._filtered({"user_id": username}).filter(dims=len(vector))
+    query = rows.annotate(distance=CosineDistance(vector, indexed=indexed)).order_by("distance")
+    return query.values_list("id", flat=True)[:count].query.sql_with_params()
+
+
+def _database(url: str):
+    """A connection to the size's database, with the search's HNSW candidate list."""
+    import psycopg
+
     from memories.fields import HNSW_EF_SEARCH
 
-    engine = get_engine()
-    vector = unit(engine.embed_many(["who went hiking in the mountains last summer?"])[0])
-    rows = engine.store._filtered({"user_id": username}).filter(dims=len(vector))
-    query = rows.annotate(distance=CosineDistance(vector)).order_by("distance").values_list("id", "distance")[:100]
-    sql, params = query.query.sql_with_params()
-    with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as database:
-        database.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+    database = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor)
+    database.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+    return database
+
+
+def vector_plan(url: str, username: str) -> str:
+    """EXPLAIN ANALYZE of the user's vector query, run on that database, in short: the index scanned, its rows,
+    the time."""
+    from memories.engine import get_engine
+
+    sql, params = _vector_sql(username, get_engine().embed_many(["who went hiking in the mountains last summer?"])[0])
+    with _database(url) as database:
         lines = [row[0].strip() for row in database.execute(f"EXPLAIN ANALYZE {sql}", params).fetchall()]
     return "; ".join(line for line in lines if "Scan" in line or "Execution" in line)
 
@@ -373,24 +389,15 @@ RECALL_QUERIES = [f"{who} {what}" for who in ("who", "when did someone", "did Ca
 def approximate_recall(url: str, username: str) -> float:
     """Of the exact 10 closest vectors of the user, the share the search's index scan (LIMIT 100, as candidates
     asks) finds, over RECALL_QUERIES."""
-    import psycopg
-
     from memories.engine import get_engine
-    from memories.engine.vector_store import CosineDistance, unit
-    from memories.fields import HNSW_EF_SEARCH
 
-    engine = get_engine()
     found = []
-    with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as database:
-        database.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
-        for vector in engine.embed_many(RECALL_QUERIES):
-            tops = []
-            for indexed, count in ((True, 100), (False, 10)):
-                rows = engine.store._filtered({"user_id": username}).filter(dims=len(vector))
-                query = rows.annotate(distance=CosineDistance(unit(vector), indexed=indexed)).order_by("distance")
-                sql, params = query.values_list("id", flat=True)[:count].query.sql_with_params()
-                tops.append([row[0] for row in database.execute(sql, params).fetchall()])
-            found.append(len(set(tops[0][:10]) & set(tops[1])) / max(1, len(tops[1])))
+    with _database(url) as database:
+        for vector in get_engine().embed_many(RECALL_QUERIES):
+            approximate, exact = (
+                [row[0] for row in database.execute(*_vector_sql(username, vector, indexed=indexed, count=count))]
+                for indexed, count in ((True, 100), (False, 10)))
+            found.append(len(set(approximate[:10]) & set(exact)) / max(1, len(exact)))
     return sum(found) / len(found)
 
 

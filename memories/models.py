@@ -64,12 +64,11 @@ def _attach_categories(memories: list) -> None:
     # Plain SQL, the ids as the database holds them (SQLite: hex text): no UUID made for each of the link rows,
     # which was half of this step's CPU for a listing of 1,000.
     key = Memory._meta.pk.get_db_prep_value
-    by_key = {key(memory.pk, connection): memory for memory in memories}
+    found: dict = {key(memory.pk, connection): [] for memory in memories}
     links = Memory.categories.through._meta
     memory_column, category_column = (links.get_field(name).column for name in ("memory", "category"))
-    found: dict = {memory.pk: [] for memory in memories}
     categories: dict = {}  # one instance per category, shared by its memories
-    quote, keys = connection.ops.quote_name, list(by_key)
+    quote, keys = connection.ops.quote_name, list(found)
     with connection.cursor() as cursor:
         for start in range(0, len(keys), 900):  # SQLite's limit on parameters, with room to spare
             chunk = keys[start:start + 900]
@@ -80,9 +79,9 @@ def _attach_categories(memories: list) -> None:
             for memory_key, category_key, name in cursor.fetchall():
                 if (category := categories.get(category_key)) is None:
                     category = categories[category_key] = Category(id=uuid.UUID(str(category_key)), name=name)
-                found[by_key[memory_key].pk].append(category)
+                found[memory_key].append(category)
     for memory in memories:
-        memory.prefetched_categories = sorted(found[memory.pk], key=lambda category: category.name)
+        memory.prefetched_categories = sorted(found[key(memory.pk, connection)], key=lambda category: category.name)
 
 
 class Memory(models.Model):

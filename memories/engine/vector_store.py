@@ -58,16 +58,19 @@ class CosineDistance(Func):
         return f"({lhs}{cast} <=> {rhs}::vector{cast and f'({self.dims})'})", (*lhs_params, *rhs_params)
 
 
+def hnsw_index_sql(dims: int) -> str:
+    """The table-wide partial HNSW index for vectors of this size (migration 0001 made the one for 384)."""
+    return (f"CREATE INDEX IF NOT EXISTS memory_vector_hnsw_{dims} ON {MemoryVector._meta.db_table} "
+            f"USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE dims = {dims}")
+
+
 def ensure_hnsw_index(dims: int) -> None:
-    """PostgreSQL: the partial HNSW index for vectors of this size (the migration made the one for 384;
-    DDL takes a table lock, so it is not issued for that one)."""
+    """PostgreSQL: the partial HNSW index for vectors of this size (DDL takes a table lock, so it is not issued
+    for 384, which the migration made)."""
     if connection.vendor != "postgresql" or dims == 384:
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS memory_vector_hnsw_{dims} ON {MemoryVector._meta.db_table} "
-            f"USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE dims = {dims}"
-        )
+        cursor.execute(hnsw_index_sql(dims))
 
 
 _OWN_INDEX_PREFIX = "memory_vector_hnsw_user_"

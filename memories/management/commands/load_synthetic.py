@@ -17,6 +17,7 @@ from tqdm import tqdm
 from apps_registry.services import app_get_or_create
 from memories.engine import get_engine
 from memories.engine.keywords import keywords_refresh
+from memories.engine.vector_store import hnsw_index_sql
 from memories.models import Memory, MemoryVector
 from memories.services import vector_indexes_sync
 from openmemory.services import user_get_or_create
@@ -83,9 +84,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"building the HNSW index of {MemoryVector.objects.count():,} vectors")
                 with connection.cursor() as cursor:
                     cursor.execute("SET maintenance_work_mem = '2GB'")
-                    cursor.execute(f"CREATE INDEX IF NOT EXISTS memory_vector_hnsw_{dims} ON "
-                                   f"{MemoryVector._meta.db_table} USING hnsw ((embedding::vector({dims})) "
-                                   f"vector_cosine_ops) WHERE dims = {dims}")
+                    cursor.execute(hnsw_index_sql(dims))
             self.stdout.write(f"users' own HNSW indexes: {vector_indexes_sync()}")
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
